@@ -1,0 +1,57 @@
+"""Builds the ASGI application: routes, error handling, body limit, and the platform's start and stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from switchyard import __version__
+from switchyard.api import error_handlers
+from switchyard.api.body_limit import BodyLimitMiddleware
+from switchyard.api.responses import OrjsonResponse
+from switchyard.api.routes import ROUTERS
+from switchyard.services.platform import Platform
+from switchyard.settings import Settings
+
+DESCRIPTION = """Switchyard's management and inference API.
+
+Authenticate with `Authorization: Bearer <API key or session token>`. Errors always have the shape
+`{"error": {"message", "type", "code", "param"}}`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the route function's name (unique across the app)."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    settings = settings or Settings()
+    platform = platform or Platform.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await platform.start()
+        try:
+            yield
+        finally:
+            await platform.close()
+
+    app = FastAPI(
+        title="Switchyard",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.platform = platform
+    app.state.settings = settings
+    for router in ROUTERS:
+        app.include_router(router)
+    error_handlers.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

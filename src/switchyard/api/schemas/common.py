@@ -1,0 +1,65 @@
+"""Field types and base classes shared by the wire models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=10_000)]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False, description="An amount in the platform's currency.")]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are an error, so that a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatchModel(RequestModel):
+    """A PATCH body: only the fields sent change. Fields named in ``NOT_NULL`` may be omitted but not null."""
+
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.NOT_NULL:
+            raise ValueError("may not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class PublicModel(BaseModel):
+    """A response body built from a domain object."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_domain(cls, obj: Any) -> Self:
+        return cls.model_validate(obj, from_attributes=True)
+
+
+class Deleted(BaseModel):
+    id: int
+    object: str
+    deleted: Literal[True] = True

@@ -1,0 +1,138 @@
+"""Fixtures shared by the whole suite.
+
+Store and API tests run twice: on SQLite (a fresh file per test) and on PostgreSQL (one fresh database per test
+session, emptied between tests). PostgreSQL and Redis are real servers on 127.0.0.1; when one is unreachable
+the tests that need it fail — they never skip, so CI cannot pass without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from switchyard.api.app import create_app
+from switchyard.services.bootstrap import bootstrap
+from switchyard.services.platform import Platform
+from switchyard.settings import Settings
+from switchyard.store import migrate
+from switchyard.store.tables import Base
+
+POSTGRES_SERVER = os.environ.get("SWITCHYARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("SWITCHYARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
+ADMIN_KEY = "sy-test-admin-0123456789abcdefghijklmnopqrstuv"
+ADMIN_PASSWORD = "admin-password-for-tests"
+SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+def _pg_admin(statement: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_SERVER} ({exc}); start it (see README).")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    name = f"switchyard_test_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    host = POSTGRES_SERVER.split("://", 1)[1]
+    yield f"postgresql+asyncpg://{host}/{name}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres_url: str) -> str:
+    async def run() -> None:
+        platform = Platform.build(Settings(database_url=postgres_url, secret_key=SECRET_KEY))
+        await migrate.upgrade(platform.engine)
+        await platform.engine.dispose()
+
+    asyncio.run(run())
+    return postgres_url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it (see README).")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_key": ADMIN_KEY,
+        "admin_password": ADMIN_PASSWORD,
+        "secret_key": SECRET_KEY,
+    }
+    if backend == "postgres":
+        overrides["database_url"] = request.getfixturevalue("postgres_migrated")
+    return Settings(**overrides)
+
+
+async def _empty_postgres(platform: Platform) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "cache_epochs")
+    async with platform.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """A migrated, bootstrapped store (admin user and ``ADMIN_KEY``), not yet started."""
+    platform = Platform.build(settings)
+    if settings.is_sqlite:
+        await migrate.upgrade(platform.engine)
+    else:
+        await _empty_postgres(platform)
+    await bootstrap(platform)
+    yield platform
+    await platform.engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, platform: Platform) -> AsyncIterator[FastAPI]:
+    app = create_app(settings, platform)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}
