@@ -2,6 +2,28 @@
 
 from fastapi import APIRouter
 
-from switchyard.api.routes import health, organizations
+from switchyard.api.routes import (
+    audit_logs,
+    auth,
+    credentials,
+    health,
+    keys,
+    me,
+    organizations,
+    permissions,
+    roles,
+    users,
+)
 
-ROUTERS: list[APIRouter] = [health.router, organizations.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    me.router,
+    permissions.router,
+    organizations.router,
+    roles.router,
+    users.router,
+    keys.router,
+    credentials.router,
+    audit_logs.router,
+]
