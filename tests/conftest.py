@@ -136,3 +136,41 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+class CallerFactory:
+    """Creates a role with the given permissions, a user in it, and an API key for that user."""
+
+    def __init__(self, client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+        self.client = client
+        self.admin_headers = admin_headers
+        self.count = 0
+
+    async def __call__(self, *permissions: str, password: str | None = None) -> dict[str, Any]:
+        self.count += 1
+        role = await self.client.post(
+            "/api/v1/roles",
+            json={"name": f"role-{self.count}", "permissions": list(permissions)},
+            headers=self.admin_headers,
+        )
+        assert role.status_code == 201, role.text
+        body: dict[str, Any] = {"email": f"user{self.count}@example.com", "role_id": role.json()["id"]}
+        if password:
+            body["password"] = password
+        user = await self.client.post("/api/v1/users", json=body, headers=self.admin_headers)
+        assert user.status_code == 201, user.text
+        key = await self.client.post(
+            "/api/v1/keys", json={"name": "k", "user_id": user.json()["id"]}, headers=self.admin_headers
+        )
+        assert key.status_code == 201, key.text
+        return {
+            "headers": {"Authorization": f"Bearer {key.json()['key']}"},
+            "user": user.json(),
+            "role": role.json(),
+            "key": key.json(),
+        }
+
+
+@pytest.fixture
+def new_caller(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> CallerFactory:
+    return CallerFactory(client, admin_headers)

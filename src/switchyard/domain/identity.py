@@ -66,3 +66,11 @@ class SessionToken:
     token: str
     user_id: int
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The caller's own user with its role (``/me``)."""
+
+    user: User
+    role: Role

@@ -22,11 +22,13 @@ def record(
     *,
     outcome: str = "success",
     actor_email: str | None = None,
+    actor_user_id: int | None = None,
 ) -> None:
+    """``actor_email``/``actor_user_id`` name the actor when there is no principal yet (login)."""
     principal = caller.principal
     session.add(
         AuditLogRow(
-            actor_user_id=principal.user_id if principal else None,
+            actor_user_id=principal.user_id if principal else actor_user_id,
             actor_email=principal.email if principal else actor_email,
             actor_key_id=principal.key_id if principal else None,
             action=action,

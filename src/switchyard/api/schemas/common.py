@@ -63,3 +63,9 @@ class Deleted(BaseModel):
     id: int
     object: str
     deleted: Literal[True] = True
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]

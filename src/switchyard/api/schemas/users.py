@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from switchyard.api.schemas.common import Email, Money, PatchModel, Password, PublicModel, RequestModel, Timestamp
+
+UserName = Annotated[str, Field(max_length=200)]
+Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is served first when a router queues.")]
+
+
+class UserCreate(RequestModel):
+    email: Email
+    name: UserName = ""
+    password: Password | None = None
+    role_id: int | None = Field(None, description="Default: the built-in role 'user'.")
+    organization_id: int | None = None
+    budget: Money | None = None
+    expires_at: Timestamp | None = None
+    priority: Priority = 0
+
+
+class UserUpdate(PatchModel):
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset({"email", "name", "password", "role_id", "priority"})
+    email: Email | None = None
+    name: UserName | None = None
+    password: Password | None = None
+    role_id: int | None = None
+    organization_id: int | None = None
+    budget: Money | None = None
+    expires_at: Timestamp | None = None
+    priority: Priority | None = None
+
+
+class UserPublic(PublicModel):
+    object: Literal["user"] = "user"
+    id: int
+    email: str
+    name: str
+    role_id: int
+    organization_id: int | None
+    budget: float | None
+    expires_at: datetime | None
+    priority: int
+    created_at: datetime
+    updated_at: datetime
