@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="Port `switchyard serve` listens on.")
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Directory for the SQLite database, the generated secret key and other local state.",
+        description="Directory for the SQLite database, the generated secret key and other local state. "
+        "Default: `$XDG_DATA_HOME/switchyard`, else `~/.local/share/switchyard`.",
     )
     database_url: str | None = Field(
         None,
