@@ -28,7 +28,8 @@ _SINGLE_VALUE_OPS = set(FilterOp) - {FilterOp.in_}
 
 def _python_type(column: InstrumentedAttribute[Any]) -> type:
     try:
-        return column.property.columns[0].type.python_type  # type: ignore[attr-defined,no-any-return]
+        python_type: type = column.property.columns[0].type.python_type
+        return python_type
     except (NotImplementedError, AttributeError):  # pragma: no cover - every searchable column has one
         return str
 
@@ -59,7 +60,8 @@ def _coerce(field_name: str, python_type: type, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise InvalidFilter(
-            f"Value {value!r} is not a valid {python_type.__name__} for field '{field_name}'.", param=field_name
+            f"Value {value!r} is not a valid {python_type.__name__} for field '{field_name}'.",
+            param=field_name,
         ) from None
 
 
@@ -86,13 +88,17 @@ def _condition(fields: Fields, flt: Filter) -> ColumnElement[bool]:
         case FilterOp.in_:
             return column.in_(values)
         case FilterOp.starts_with:
-            return column.istartswith(value, autoescape=True)
+            condition: ColumnElement[bool] = column.istartswith(value, autoescape=True)
+            return condition
         case FilterOp.contains:
-            return column.icontains(value, autoescape=True)
+            condition = column.icontains(value, autoescape=True)
+            return condition
         case FilterOp.gt:
-            return column > value
+            condition = column > value
+            return condition
         case FilterOp.lt:
-            return column < value
+            condition = column < value
+            return condition
         case FilterOp.regex:
             try:
                 re.compile(value)

@@ -1,7 +1,8 @@
 """The SQL tables (SQLAlchemy 2.0 declarative). Alembic migrations under ``migrations/`` create them.
 
 Tables are store types only: services convert rows to domain objects, the HTTP layer to wire models.
-Times are stored as naive UTC and read back timezone-aware (``UTCDateTime``), the same on SQLite and PostgreSQL.
+Times are stored as naive UTC and read back timezone-aware (``UTCDateTime``), the same on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
