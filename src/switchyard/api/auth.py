@@ -80,3 +80,4 @@ UsersManager = Annotated[Caller, Depends(Authenticated(Permission.manage_users))
 KeysManager = Annotated[Caller, Depends(Authenticated(Permission.manage_keys))]
 CredentialsManager = Annotated[Caller, Depends(Authenticated(Permission.manage_credentials))]
 AuditReader = Annotated[Caller, Depends(Authenticated(Permission.read_audit))]
+ProvidersManager = Annotated[Caller, Depends(Authenticated(Permission.manage_providers))]

@@ -14,6 +14,8 @@ from switchyard.adapters.invalidation import (
     RedisBus,
     bump_epoch,
 )
+
+ROUTING = "routing"
 from switchyard.services.key_activity import KeyActivity
 from switchyard.services.principal_cache import PrincipalCache
 from switchyard.services.principal_loader import PrincipalLoader
@@ -65,6 +67,15 @@ class Platform:
         """One unit of work: committed when the block ends, rolled back (nothing written) when it raises."""
         async with self.sessions.begin() as session:
             yield session
+
+    @asynccontextmanager
+    async def routing_change(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that changes providers or routers: every process rebuilds its routing table once it
+        is committed."""
+        async with self.sessions.begin() as session:
+            yield session
+            await bump_epoch(session, ROUTING)
+        await self.bus.publish()
 
     @asynccontextmanager
     async def identity_change(self) -> AsyncIterator[AsyncSession]:

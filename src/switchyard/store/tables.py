@@ -149,3 +149,65 @@ class CacheEpochRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProviderRow(Timestamped, Base):
+    """One model at one upstream, and how to speak to it."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    wire_format: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(String(2000))
+    paths: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    upstream_model: Mapped[str] = mapped_column(String(500))
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id", ondelete="RESTRICT"), index=True)
+    sealed_api_key: Mapped[str | None] = mapped_column(Text)
+    auth: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timeouts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    default_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_version: Mapped[str | None] = mapped_column(String(64))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    context_length: Mapped[int | None] = mapped_column(Integer)
+    vector_size: Mapped[int | None] = mapped_column(Integer)
+    total_params_b: Mapped[float | None] = mapped_column(Float)
+    active_params_b: Mapped[float | None] = mapped_column(Float)
+    hosting_zone: Mapped[str] = mapped_column(String(3), default="WOR")
+    capabilities: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class RouterRow(Timestamped, Base):
+    """A public model name (plus aliases) in front of one or more providers."""
+
+    __tablename__ = "routers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    model_type: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16), default="loadbalance")
+    strategy: Mapped[str] = mapped_column(String(32), default="weighted")
+    cost_prompt_tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_completion_tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    usage_extras: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class RouterProviderRow(Base):
+    """A provider serving a router, with the weight and priority it has there."""
+
+    __tablename__ = "router_providers"
+
+    router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    weight: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)

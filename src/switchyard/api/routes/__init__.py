@@ -11,7 +11,9 @@ from switchyard.api.routes import (
     me,
     organizations,
     permissions,
+    providers,
     roles,
+    routers,
     users,
 )
 
@@ -26,4 +28,6 @@ ROUTERS: list[APIRouter] = [
     keys.router,
     credentials.router,
     audit_logs.router,
+    providers.router,
+    routers.router,
 ]

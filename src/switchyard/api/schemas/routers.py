@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+
+from switchyard.api.schemas.common import Description, Money, PatchModel, PublicModel, RequestModel
+from switchyard.api.schemas.providers import Priority, Weight
+from switchyard.domain.gateway import ModelType, Router, RouterMember, RouterMode, Strategy
+
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s]{1,200}$")]
+
+_STRATEGY_ALIASES = {"shuffle": "weighted", "random": "weighted", "loadbalancer": "loadbalance"}
+
+
+def _alias(value: Any) -> Any:
+    return _STRATEGY_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+StrategyField = Annotated[Strategy, BeforeValidator(_alias)]
+ModeField = Annotated[RouterMode, BeforeValidator(_alias)]
+
+
+class Member(RequestModel):
+    provider_id: int
+    weight: Weight | None = Field(None, description="Overrides the provider's weight on this router.")
+    priority: Priority | None = Field(None, description="Overrides the provider's priority on this router.")
+
+    def to_domain(self) -> RouterMember:
+        return RouterMember(self.provider_id, self.weight, self.priority)
+
+
+class RouterCreate(RequestModel):
+    name: ModelName
+    aliases: list[ModelName] = Field(default_factory=list)
+    description: Description = ""
+    model_type: ModelType
+    mode: ModeField = RouterMode.loadbalance
+    strategy: StrategyField = Strategy.weighted
+    providers: list[Member] = Field(default_factory=list)
+    cost_prompt_tokens: Money = Field(0.0, description="Price of one million prompt tokens.")
+    cost_completion_tokens: Money = Field(0.0, description="Price of one million completion tokens.")
+    usage_extras: bool = Field(False, description="Add `cost` and `carbon` to the `usage` object of answers.")
+    enabled: bool = True
+
+    def column_values(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"providers"})
+
+    def members(self) -> list[RouterMember]:
+        return [m.to_domain() for m in self.providers]
+
+
+class RouterUpdate(PatchModel):
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset(
+        {"name", "aliases", "description", "model_type", "mode", "strategy", "providers", "cost_prompt_tokens",
+         "cost_completion_tokens", "usage_extras", "enabled"}
+    )
+    name: ModelName | None = None
+    aliases: list[ModelName] | None = None
+    description: Description | None = None
+    model_type: ModelType | None = None
+    mode: ModeField | None = None
+    strategy: StrategyField | None = None
+    providers: list[Member] | None = None
+    cost_prompt_tokens: Money | None = None
+    cost_completion_tokens: Money | None = None
+    usage_extras: bool | None = None
+    enabled: bool | None = None
+
+    def column_changes(self) -> dict[str, Any]:
+        changes = self.changes()
+        changes.pop("providers", None)
+        return changes
+
+    def members(self) -> list[RouterMember] | None:
+        return None if self.providers is None else [m.to_domain() for m in self.providers]
+
+
+class MemberPublic(BaseModel):
+    provider_id: int
+    weight: int | None
+    priority: int | None
+
+
+class RouterPublic(PublicModel):
+    object: Literal["router"] = "router"
+    id: int
+    name: str
+    aliases: list[str]
+    description: str
+    model_type: ModelType
+    mode: RouterMode
+    strategy: Strategy
+    providers: list[MemberPublic]
+    cost_prompt_tokens: float
+    cost_completion_tokens: float
+    usage_extras: bool
+    enabled: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_router(cls, router: Router) -> RouterPublic:
+        return cls.from_domain(router)

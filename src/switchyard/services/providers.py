@@ -1,0 +1,120 @@
+"""Providers: one model at one upstream. Their API keys are sealed at rest and never returned in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchyard.domain.gateway import Provider, ProviderAuth, Timeouts, WireFormat
+from switchyard.errors import Conflict
+from switchyard.listing import ListQuery, Page
+from switchyard.services import audit
+from switchyard.services.crud import apply_changes, get_one, list_page
+from switchyard.services.platform import Platform
+from switchyard.services.principal import Caller
+from switchyard.services.sealing import Sealer, mask
+from switchyard.store.rows import count_where, flush_unique, get_or_404, require_reference
+from switchyard.store.tables import CredentialRow, ProviderRow, RouterProviderRow
+
+LABEL = "provider"
+FIELDS = {
+    "id": ProviderRow.id,
+    "name": ProviderRow.name,
+    "wire_format": ProviderRow.wire_format,
+    "base_url": ProviderRow.base_url,
+    "upstream_model": ProviderRow.upstream_model,
+    "credential_id": ProviderRow.credential_id,
+    "weight": ProviderRow.weight,
+    "priority": ProviderRow.priority,
+    "enabled": ProviderRow.enabled,
+    "hosting_zone": ProviderRow.hosting_zone,
+    "created_at": ProviderRow.created_at,
+    "updated_at": ProviderRow.updated_at,
+}
+SECRET_KEY_FIELD = "api_key"
+
+
+def to_domain(row: ProviderRow, sealer: Sealer) -> Provider:
+    hint = mask(sealer.unseal(row.sealed_api_key)[SECRET_KEY_FIELD]) if row.sealed_api_key else None
+    return Provider(
+        id=row.id,
+        name=row.name,
+        wire_format=WireFormat(row.wire_format),
+        base_url=row.base_url,
+        paths=dict(row.paths),
+        upstream_model=row.upstream_model,
+        credential_id=row.credential_id,
+        api_key_hint=hint,
+        auth=ProviderAuth(**row.auth),
+        timeouts=Timeouts(**row.timeouts),
+        extra_headers=dict(row.extra_headers),
+        default_options=dict(row.default_options),
+        api_version=row.api_version,
+        weight=row.weight,
+        priority=row.priority,
+        enabled=row.enabled,
+        max_in_flight=row.max_in_flight,
+        context_length=row.context_length,
+        vector_size=row.vector_size,
+        total_params_b=row.total_params_b,
+        active_params_b=row.active_params_b,
+        hosting_zone=row.hosting_zone,
+        capabilities=list(row.capabilities),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _seal_key(platform: Platform, api_key: str | None) -> str | None:
+    return platform.sealer.seal({SECRET_KEY_FIELD: api_key}) if api_key else None
+
+
+async def list_providers(platform: Platform, query: ListQuery) -> Page[Provider]:
+    return await list_page(platform, ProviderRow, FIELDS, query, lambda row: to_domain(row, platform.sealer))
+
+
+async def get_provider(platform: Platform, provider_id: int) -> Provider:
+    return await get_one(platform, ProviderRow, provider_id, LABEL, lambda row: to_domain(row, platform.sealer))
+
+
+async def create_provider(
+    platform: Platform, caller: Caller, values: dict[str, Any], api_key: str | None
+) -> Provider:
+    """``values`` are validated column values (see ``api/schemas/providers.py``)."""
+    async with platform.routing_change() as session:
+        await require_reference(session, CredentialRow, values.get("credential_id"), "credential", "credential_id")
+        row = ProviderRow(**values, sealed_api_key=_seal_key(platform, api_key))
+        session.add(row)
+        await flush_unique(session, LABEL, "name")
+        audit.record(
+            session, caller, "provider.create", LABEL, row.id,
+            f"created provider '{row.name}' ({row.wire_format}, model '{row.upstream_model}')",
+        )
+    return to_domain(row, platform.sealer)
+
+
+async def update_provider(
+    platform: Platform, caller: Caller, provider_id: int, changes: dict[str, Any]
+) -> Provider:
+    """``changes`` may carry ``api_key``: a new key to seal, or None to remove the provider's own key."""
+    changes = dict(changes)
+    if SECRET_KEY_FIELD in changes:
+        changes["sealed_api_key"] = _seal_key(platform, changes.pop(SECRET_KEY_FIELD))
+    async with platform.routing_change() as session:
+        row = await get_or_404(session, ProviderRow, provider_id, LABEL)
+        if "credential_id" in changes:
+            await require_reference(session, CredentialRow, changes["credential_id"], "credential", "credential_id")
+        apply_changes(row, changes)
+        await flush_unique(session, LABEL, "name")
+        named = {("api_key" if k == "sealed_api_key" else k): v for k, v in changes.items()}
+        audit.record(session, caller, "provider.update", LABEL, provider_id, audit.changed_fields(named))
+    return to_domain(row, platform.sealer)
+
+
+async def delete_provider(platform: Platform, caller: Caller, provider_id: int) -> None:
+    async with platform.routing_change() as session:
+        row = await get_or_404(session, ProviderRow, provider_id, LABEL)
+        routers = await count_where(session, RouterProviderRow.provider_id, provider_id)
+        if routers:
+            raise Conflict(f"Provider '{row.name}' still serves {routers} router(s); remove it from them first.")
+        await session.delete(row)
+        audit.record(session, caller, "provider.delete", LABEL, provider_id, f"deleted provider '{row.name}'")

@@ -1,0 +1,160 @@
+"""Routers: a public model name and aliases in front of providers, with a mode, a strategy and prices.
+
+A name or alias names one router only: across every router's name and aliases it is unique (409 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchyard.domain.gateway import ModelType, Router, RouterMember, RouterMode, Strategy
+from switchyard.errors import Conflict, ValidationFailed
+from switchyard.listing import ListQuery, Page
+from switchyard.services import audit
+from switchyard.services.crud import apply_changes
+from switchyard.services.platform import Platform
+from switchyard.services.principal import Caller
+from switchyard.store.query import fetch_page
+from switchyard.store.rows import flush_unique, get_or_404
+from switchyard.store.tables import ProviderRow, RouterProviderRow, RouterRow
+
+LABEL = "router"
+FIELDS = {
+    "id": RouterRow.id,
+    "name": RouterRow.name,
+    "model_type": RouterRow.model_type,
+    "mode": RouterRow.mode,
+    "strategy": RouterRow.strategy,
+    "cost_prompt_tokens": RouterRow.cost_prompt_tokens,
+    "cost_completion_tokens": RouterRow.cost_completion_tokens,
+    "enabled": RouterRow.enabled,
+    "created_at": RouterRow.created_at,
+    "updated_at": RouterRow.updated_at,
+}
+
+
+def to_domain(row: RouterRow, members: list[RouterProviderRow]) -> Router:
+    return Router(
+        id=row.id,
+        name=row.name,
+        aliases=list(row.aliases),
+        description=row.description,
+        model_type=ModelType(row.model_type),
+        mode=RouterMode(row.mode),
+        strategy=Strategy(row.strategy),
+        cost_prompt_tokens=row.cost_prompt_tokens,
+        cost_completion_tokens=row.cost_completion_tokens,
+        usage_extras=row.usage_extras,
+        enabled=row.enabled,
+        providers=[
+            RouterMember(m.provider_id, m.weight, m.priority) for m in sorted(members, key=lambda m: m.position)
+        ],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _members(session: AsyncSession, router_ids: list[int]) -> dict[int, list[RouterProviderRow]]:
+    found: dict[int, list[RouterProviderRow]] = {i: [] for i in router_ids}
+    if router_ids:
+        rows = (
+            await session.execute(select(RouterProviderRow).where(RouterProviderRow.router_id.in_(router_ids)))
+        ).scalars()
+        for member in rows:
+            found[member.router_id].append(member)
+    return found
+
+
+async def _check_names(session: AsyncSession, router_id: int | None, name: str, aliases: list[str]) -> None:
+    wanted = {name, *aliases}
+    if len(aliases) != len(set(aliases)) or name in aliases:
+        raise ValidationFailed("Aliases must be distinct and differ from the router's name.", param="aliases")
+    for other in (await session.execute(select(RouterRow).where(RouterRow.id != (router_id or -1)))).scalars():
+        taken = wanted & {other.name, *other.aliases}
+        if taken:
+            which = sorted(taken)[0]
+            param = "name" if which == name else "aliases"
+            raise Conflict(f"'{which}' already names router '{other.name}'.", param=param)
+
+
+async def _set_members(session: AsyncSession, router_id: int, members: list[RouterMember]) -> None:
+    ids = [m.provider_id for m in members]
+    if len(ids) != len(set(ids)):
+        raise ValidationFailed("A provider can appear only once in a router.", param="providers")
+    if ids:
+        known = set((await session.execute(select(ProviderRow.id).where(ProviderRow.id.in_(ids)))).scalars())
+        for index, provider_id in enumerate(ids):
+            if provider_id not in known:
+                raise ValidationFailed(
+                    f"Provider {provider_id} does not exist.", param=f"providers.{index}.provider_id"
+                )
+    await session.execute(delete(RouterProviderRow).where(RouterProviderRow.router_id == router_id))
+    for position, member in enumerate(members):
+        session.add(
+            RouterProviderRow(
+                router_id=router_id,
+                provider_id=member.provider_id,
+                weight=member.weight,
+                priority=member.priority,
+                position=position,
+            )
+        )
+
+
+async def list_routers(platform: Platform, query: ListQuery) -> Page[Router]:
+    async with platform.transaction() as session:
+        rows, total = await fetch_page(session, RouterRow, FIELDS, query)
+        members = await _members(session, [r.id for r in rows])
+    return Page([to_domain(r, members[r.id]) for r in rows], total, query.limit, query.offset)
+
+
+async def get_router(platform: Platform, router_id: int) -> Router:
+    async with platform.transaction() as session:
+        row = await get_or_404(session, RouterRow, router_id, LABEL)
+        return to_domain(row, (await _members(session, [router_id]))[router_id])
+
+
+async def create_router(
+    platform: Platform, caller: Caller, values: dict[str, Any], members: list[RouterMember]
+) -> Router:
+    async with platform.routing_change() as session:
+        await _check_names(session, None, values["name"], values.get("aliases", []))
+        row = RouterRow(**values)
+        session.add(row)
+        await flush_unique(session, LABEL, "name")
+        await _set_members(session, row.id, members)
+        await session.flush()
+        audit.record(
+            session, caller, "router.create", LABEL, row.id,
+            f"created router '{row.name}' with {len(members)} provider(s)",
+        )
+        return to_domain(row, (await _members(session, [row.id]))[row.id])
+
+
+async def update_router(
+    platform: Platform, caller: Caller, router_id: int, changes: dict[str, Any], members: list[RouterMember] | None
+) -> Router:
+    async with platform.routing_change() as session:
+        row = await get_or_404(session, RouterRow, router_id, LABEL)
+        if "name" in changes or "aliases" in changes:
+            await _check_names(
+                session, router_id, changes.get("name", row.name), changes.get("aliases", list(row.aliases))
+            )
+        apply_changes(row, changes)
+        await flush_unique(session, LABEL, "name")
+        if members is not None:
+            await _set_members(session, router_id, members)
+            await session.flush()
+        named = dict(changes) | ({"providers": members} if members is not None else {})
+        audit.record(session, caller, "router.update", LABEL, router_id, audit.changed_fields(named))
+        return to_domain(row, (await _members(session, [router_id]))[router_id])
+
+
+async def delete_router(platform: Platform, caller: Caller, router_id: int) -> None:
+    async with platform.routing_change() as session:
+        row = await get_or_404(session, RouterRow, router_id, LABEL)
+        await session.delete(row)
+        audit.record(session, caller, "router.delete", LABEL, router_id, f"deleted router '{row.name}'")
