@@ -2,7 +2,7 @@
 
 Values come from, in order of precedence: keyword arguments, ``SWITCHYARD_*`` environment variables, the YAML
 file named by ``SWITCHYARD_CONFIG``, and the defaults below. Each field has a description: the configuration
-table in the README is generated from this class (``python -m switchyard.docs``), and a test fails when the two
+table in the README is generated from this class (``python -m switchyard.settings_docs``), and a test fails when the two
 disagree.
 """
 

@@ -10,7 +10,9 @@ H = dict[str, str]
 
 
 async def test_key_secret_shown_once_and_works(client: httpx.AsyncClient, admin_headers: H) -> None:
-    created = await client.post("/api/v1/keys", json={"name": "ci", "allowed_routers": ["gpt-4o"]}, headers=admin_headers)
+    created = await client.post(
+        "/api/v1/keys", json={"name": "ci", "allowed_routers": ["gpt-4o"]}, headers=admin_headers
+    )
     assert created.status_code == 201, created.text
     key = created.json()
     assert key["key"].startswith("sy-") and len(key["key"]) >= 3 + 43
@@ -55,7 +57,9 @@ async def test_expiry(client: httpx.AsyncClient, admin_headers: H) -> None:
     assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {key['key']}"})).status_code == 401
 
 
-async def test_users_see_only_their_own_keys(client: httpx.AsyncClient, admin_headers: H, new_caller: CallerFactory) -> None:
+async def test_users_see_only_their_own_keys(
+    client: httpx.AsyncClient, admin_headers: H, new_caller: CallerFactory
+) -> None:
     alice, bob = await new_caller(), await new_caller()
     own = await client.post("/api/v1/keys", json={"name": "mine"}, headers=alice["headers"])
     assert own.status_code == 201 and own.json()["user_id"] == alice["user"]["id"]
@@ -64,10 +68,13 @@ async def test_users_see_only_their_own_keys(client: httpx.AsyncClient, admin_he
     bobs_key = bob["key"]["id"]
     assert (await client.get(f"/api/v1/keys/{bobs_key}", headers=alice["headers"])).status_code == 404
     assert (await client.delete(f"/api/v1/keys/{bobs_key}", headers=alice["headers"])).status_code == 404
-    for_bob = await client.post("/api/v1/keys", json={"name": "x", "user_id": bob["user"]["id"]}, headers=alice["headers"])
+    for_bob = await client.post(
+        "/api/v1/keys", json={"name": "x", "user_id": bob["user"]["id"]}, headers=alice["headers"]
+    )
     assert for_bob.status_code == 403
     searched = await client.post(
-        "/api/v1/keys/search", json={"filters": [{"field": "user_id", "op": "eq", "values": [bob["user"]["id"]]}]},
+        "/api/v1/keys/search",
+        json={"filters": [{"field": "user_id", "op": "eq", "values": [bob["user"]["id"]]}]},
         headers=alice["headers"],
     )
     assert searched.json()["total"] == 0
@@ -92,12 +99,18 @@ async def test_login_logout_and_audit(client: httpx.AsyncClient, admin_headers: 
     logs = (
         await client.post(
             "/api/v1/audit-logs/search",
-            json={"filters": [{"field": "action", "op": "startsWith", "values": ["auth."]}], "sort": [{"field": "id"}]},
+            json={
+                "filters": [{"field": "action", "op": "startsWith", "values": ["auth."]}],
+                "sort": [{"field": "id"}],
+            },
             headers=admin_headers,
         )
     ).json()["data"]
     assert [(e["action"], e["outcome"]) for e in logs] == [
-        ("auth.login", "failure"), ("auth.login", "failure"), ("auth.login", "success"), ("auth.logout", "success"),
+        ("auth.login", "failure"),
+        ("auth.login", "failure"),
+        ("auth.login", "success"),
+        ("auth.logout", "success"),
     ]
     assert logs[1]["actor_email"] == "who@example.com" and logs[2]["actor_user_id"] == session["user"]["id"]
     assert all("wrong" not in e["summary"] and ADMIN_PASSWORD not in e["summary"] for e in logs)
@@ -114,7 +127,9 @@ async def test_me_changes_need_current_password(client: httpx.AsyncClient, new_c
     )
     assert wrong.status_code == 403
     ok = await client.patch(
-        "/api/v1/me", json={"password": "second-password", "current_password": "first-password"}, headers=headers
+        "/api/v1/me",
+        json={"password": "second-password", "current_password": "first-password"},
+        headers=headers,
     )
     assert ok.status_code == 200
     email = caller["user"]["email"]
@@ -130,5 +145,13 @@ async def test_me_changes_need_current_password(client: httpx.AsyncClient, new_c
 async def test_permissions_listed(client: httpx.AsyncClient, new_caller: CallerFactory) -> None:
     caller = await new_caller()
     names = {p["name"] for p in (await client.get("/api/v1/permissions", headers=caller["headers"])).json()["data"]}
-    assert {"admin", "manage_users", "manage_keys", "manage_providers", "manage_models", "read_usage",
-            "read_metrics", "read_audit"} <= names
+    assert {
+        "admin",
+        "manage_users",
+        "manage_keys",
+        "manage_providers",
+        "manage_models",
+        "read_usage",
+        "read_metrics",
+        "read_audit",
+    } <= names

@@ -46,7 +46,10 @@ async def test_list_paging_sorting_and_search(client: httpx.AsyncClient, admin_h
 
     found = await client.post(
         "/api/v1/organizations/search",
-        json={"filters": [{"field": "name", "op": "startsWith", "values": ["ALPHA"]}], "sort": [{"field": "name"}]},
+        json={
+            "filters": [{"field": "name", "op": "startsWith", "values": ["ALPHA"]}],
+            "sort": [{"field": "name"}],
+        },
         headers=admin_headers,
     )
     assert [o["name"] for o in found.json()["data"]] == ["alpha", "alphabet"]

@@ -30,7 +30,12 @@ async def _provider(client: httpx.AsyncClient, headers: H, **overrides: Any) -> 
 async def test_provider_key_is_sealed_and_masked(app: FastAPI, client: httpx.AsyncClient, admin_headers: H) -> None:
     provider = await _provider(client, admin_headers)
     assert provider["base_url"] == "https://api.openai.com/v1"
-    assert provider["endpoint"] == {"scheme": "https", "host": "api.openai.com", "port": None, "base_path": "/v1"}
+    assert provider["endpoint"] == {
+        "scheme": "https",
+        "host": "api.openai.com",
+        "port": None,
+        "base_path": "/v1",
+    }
     assert provider["api_key_hint"] == "****-key" and "api_key" not in provider
     assert provider["hosting_zone"] == "USA" and provider["auth"]["header_name"] == "Authorization"
     platform: Platform = app.state.platform
@@ -102,7 +107,9 @@ async def test_router_lifecycle(client: httpx.AsyncClient, admin_headers: H) -> 
     in_use = await client.delete(f"/api/v1/providers/{first['id']}", headers=admin_headers)
     assert in_use.status_code == 409
     patched = await client.patch(
-        f"/api/v1/routers/{router['id']}", json={"providers": [{"provider_id": second["id"]}]}, headers=admin_headers
+        f"/api/v1/routers/{router['id']}",
+        json={"providers": [{"provider_id": second["id"]}]},
+        headers=admin_headers,
     )
     assert [m["provider_id"] for m in patched.json()["providers"]] == [second["id"]]
     assert (await client.delete(f"/api/v1/providers/{first['id']}", headers=admin_headers)).status_code == 200
@@ -132,3 +139,24 @@ async def test_router_names_and_aliases_are_unique(client: httpx.AsyncClient, ad
         assert answer.status_code == status, (body, answer.text)
         assert answer.json()["error"]["param"] == param
     assert (await client.get("/api/v1/routers", headers=admin_headers)).json()["total"] == 1
+
+
+async def test_credential_in_use_by_a_provider_cannot_be_deleted(client: httpx.AsyncClient, admin_headers: H) -> None:
+    credential = await client.post(
+        "/api/v1/credentials",
+        json={
+            "name": "openai-key",
+            "type": "provider",
+            "data": {"api_key": "sk-from-a-credential-0123456789"},
+        },
+        headers=admin_headers,
+    )
+    assert credential.status_code == 201, credential.text
+    provider = await _provider(client, admin_headers, api_key=None, credential_id=credential.json()["id"])
+    assert provider["credential_id"] == credential.json()["id"] and provider["api_key_hint"] is None
+    refused = await client.delete(f"/api/v1/credentials/{credential.json()['id']}", headers=admin_headers)
+    assert refused.status_code == 409
+    await client.delete(f"/api/v1/providers/{provider['id']}", headers=admin_headers)
+    assert (
+        await client.delete(f"/api/v1/credentials/{credential.json()['id']}", headers=admin_headers)
+    ).status_code == 200

@@ -50,7 +50,9 @@ async def test_duplicate_email_is_409(client: httpx.AsyncClient, admin_headers: 
 async def test_role_in_use_cannot_be_deleted(client: httpx.AsyncClient, admin_headers: H) -> None:
     role = (await client.post("/api/v1/roles", json={"name": "dev"}, headers=admin_headers)).json()
     user = (
-        await client.post("/api/v1/users", json={"email": "c@example.com", "role_id": role["id"]}, headers=admin_headers)
+        await client.post(
+            "/api/v1/users", json={"email": "c@example.com", "role_id": role["id"]}, headers=admin_headers
+        )
     ).json()
     assert (await client.delete(f"/api/v1/roles/{role['id']}", headers=admin_headers)).status_code == 409
     await client.delete(f"/api/v1/users/{user['id']}", headers=admin_headers)
@@ -81,11 +83,15 @@ async def test_role_permissions_and_limits_are_validated(client: httpx.AsyncClie
         assert answer.json()["error"]["param"] == param
 
 
-async def test_user_manager_cannot_escalate(client: httpx.AsyncClient, admin_headers: H, new_caller: CallerFactory) -> None:
+async def test_user_manager_cannot_escalate(
+    client: httpx.AsyncClient, admin_headers: H, new_caller: CallerFactory
+) -> None:
     manager = await new_caller("manage_users")
     admin_role = (await client.get("/api/v1/roles", params={"name": "admin"}, headers=admin_headers)).json()["data"][0]
     escalate = await client.post(
-        "/api/v1/users", json={"email": "evil@example.com", "role_id": admin_role["id"]}, headers=manager["headers"]
+        "/api/v1/users",
+        json={"email": "evil@example.com", "role_id": admin_role["id"]},
+        headers=manager["headers"],
     )
     assert escalate.status_code == 403
     me = (await client.get("/api/v1/me", headers=manager["headers"])).json()

@@ -25,6 +25,7 @@ from switchyard.store.tables import CacheEpochRow
 log = logging.getLogger(__name__)
 
 PRINCIPALS = "principals"
+ROUTING = "routing"
 CHANNEL = "switchyard:invalidate"
 
 
@@ -62,8 +63,12 @@ class DatabaseEpochBus:
         self._task = asyncio.create_task(self._poll(on_change), name="switchyard-epoch-poll")
 
     async def _poll(self, on_change: Callable[[], None]) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
+        loop = asyncio.get_running_loop()
+        next_read = loop.time()
+        while True:  # a fixed cadence: the read's own time does not stretch the interval
+            next_read += self._interval
+            await asyncio.sleep(max(0.0, next_read - loop.time()))
+            next_read = max(next_read, loop.time() - self._interval)
             try:
                 value = await self._read()
             except Exception:  # the database may be briefly away; keep serving from cache

@@ -38,9 +38,7 @@ def bearer_token(request: Request) -> str | None:
 async def resolve_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
-        raise Unauthenticated(
-            "No API key provided. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key"
-        )
+        raise Unauthenticated("No API key provided. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key")
     platform = get_platform(request)
     principal = await platform.principals.resolve(token)
     if principal is None:

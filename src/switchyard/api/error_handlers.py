@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from switchyard.api.responses import OrjsonResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from switchyard.api.responses import OrjsonResponse
 from switchyard.errors import SwitchyardError
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,32 @@ async def _switchyard_error(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(exc.status, exc.message, exc.type, exc.code, exc.param, headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
+async def _validation_error(request: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error", "invalid_json")
-    if tuple(first.get("loc", ())) == ("body",) and first.get("type") in _NOT_AN_OBJECT:
-        return error_response(
-            400, "The request body must be a JSON object.", "invalid_request_error", "invalid_json"
-        )
+    if tuple(first.get("loc", ())) == ("body",):
+        content_type = request.headers.get("content-type", "")
+        if first.get("type") == "missing":
+            return error_response(
+                400,
+                "The request body is missing; send a JSON object.",
+                "invalid_request_error",
+                "missing_body",
+            )
+        if content_type and "json" not in content_type:
+            return error_response(
+                415,
+                f"Send the body as application/json, not {content_type.split(';')[0]}.",
+                "invalid_request_error",
+                "unsupported_media_type",
+            )
+        if first.get("type") in _NOT_AN_OBJECT:
+            return error_response(
+                400, "The request body must be a JSON object.", "invalid_request_error", "invalid_json"
+            )
     return error_response(
         422,
         _validation_message(first),
@@ -89,6 +105,9 @@ async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     type_, code = _HTTP_TYPES.get(exc.status_code, ("api_error", None))
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        message = "The request body could not be read as JSON (invalid UTF-8 or nested too deeply)."
+        code = "invalid_json"
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route. See /docs for the API reference."
     return error_response(exc.status_code, message, type_, code, headers=exc.headers)

@@ -6,14 +6,16 @@ from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from switchyard.api.schemas.common import RequestModel
 from switchyard.errors import InvalidFilter
 from switchyard.listing import DEFAULT_LIMIT, MAX_LIMIT, Filter, FilterOp, ListQuery, Page, Sort
 
 ItemT = TypeVar("ItemT")
 DomainT = TypeVar("DomainT")
 
+MAX_OFFSET = 2**31 - 1
 _RESERVED = {"limit", "offset", "order_by", "order_direction"}
 
 
@@ -31,27 +33,24 @@ def page_response(page: Page[DomainT], convert: Callable[[DomainT], ItemT]) -> L
     )
 
 
-class SearchFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SearchFilter(RequestModel):
     field: str = Field(description="A field of the resource.")
     op: str = Field(description="One of: " + ", ".join(op.value for op in FilterOp) + ".")
     values: list[Any] = Field(description="One value; several for `in`.")
 
 
-class SearchSort(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SearchSort(RequestModel):
     field: str
     order: Literal["asc", "desc"] = "asc"
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestModel):
     """The filter DSL of `POST /api/v1/<resource>/search`."""
 
-    model_config = ConfigDict(extra="forbid")
     filters: list[SearchFilter] = Field(default_factory=list)
     sort: list[SearchSort] = Field(default_factory=list)
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     def to_query(self) -> ListQuery:
         filters = []
@@ -71,7 +70,7 @@ class SearchRequest(BaseModel):
 def list_query(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
     order_by: Annotated[str, Query(description="Field to sort by.")] = "id",
     order_direction: Annotated[Literal["asc", "desc"], Query()] = "asc",
 ) -> ListQuery:

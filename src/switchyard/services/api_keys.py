@@ -18,7 +18,7 @@ from switchyard.services.permissions import Permission
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller, Principal
 from switchyard.services.tokens import new_api_key
-from switchyard.store.rows import require_reference
+from switchyard.store.rows import require_reference, storable_id
 from switchyard.store.tables import ApiKeyRow, UserRow, utcnow
 
 LABEL = "key"
@@ -68,7 +68,7 @@ async def list_keys(platform: Platform, caller: Caller, query: ListQuery) -> Pag
 
 async def _visible_row(session: Any, caller: Caller, key_id: int) -> ApiKeyRow:
     principal = _principal(caller)
-    row: ApiKeyRow | None = await session.get(ApiKeyRow, key_id)
+    row: ApiKeyRow | None = await session.get(ApiKeyRow, key_id) if storable_id(key_id) else None
     if row is None or (row.user_id != principal.user_id and not principal.can(Permission.manage_keys)):
         raise NotFound(f"Key {key_id} not found.")
     return row

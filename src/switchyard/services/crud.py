@@ -22,9 +22,7 @@ async def list_page(
     return Page([convert(row) for row in rows], total, query.limit, query.offset)
 
 
-async def get_one(
-    platform: Platform, entity: type[RowT], row_id: int, label: str, convert: Callable[[RowT], T]
-) -> T:
+async def get_one(platform: Platform, entity: type[RowT], row_id: int, label: str, convert: Callable[[RowT], T]) -> T:
     async with platform.transaction() as session:
         return convert(await get_or_404(session, entity, row_id, label))
 

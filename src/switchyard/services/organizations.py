@@ -47,9 +47,7 @@ async def create_organization(platform: Platform, caller: Caller, *, name: str, 
     return to_domain(row)
 
 
-async def update_organization(
-    platform: Platform, caller: Caller, org_id: int, changes: dict[str, Any]
-) -> Organization:
+async def update_organization(platform: Platform, caller: Caller, org_id: int, changes: dict[str, Any]) -> Organization:
     async with platform.identity_change() as session:
         row = await get_or_404(session, OrganizationRow, org_id, LABEL)
         apply_changes(row, changes)

@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from switchyard.adapters.invalidation import (
+    ROUTING,
     DatabaseEpochBus,
     InvalidationBus,
     RedisBus,
     bump_epoch,
 )
-
-ROUTING = "routing"
 from switchyard.services.key_activity import KeyActivity
 from switchyard.services.principal_cache import PrincipalCache
 from switchyard.services.principal_loader import PrincipalLoader
 from switchyard.services.sealing import Sealer, resolve_secret_key
 from switchyard.settings import Settings
+from switchyard.store.data_errors import refused_values_are_bad_requests
 from switchyard.store.engine import create_engine, create_session_factory
 
 
@@ -64,15 +64,17 @@ class Platform:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back (nothing written) when it raises."""
-        async with self.sessions.begin() as session:
-            yield session
+        """One unit of work: committed when the block ends, rolled back (nothing written) when it raises.
+        Values the database refuses become a 400 here."""
+        with refused_values_are_bad_requests():
+            async with self.sessions.begin() as session:
+                yield session
 
     @asynccontextmanager
     async def routing_change(self) -> AsyncIterator[AsyncSession]:
         """A transaction that changes providers or routers: every process rebuilds its routing table once it
         is committed."""
-        async with self.sessions.begin() as session:
+        async with self.transaction() as session:
             yield session
             await bump_epoch(session, ROUTING)
         await self.bus.publish()
@@ -81,7 +83,7 @@ class Platform:
     async def identity_change(self) -> AsyncIterator[AsyncSession]:
         """A transaction that changes keys, users, roles or organizations: every process drops its cached
         principals once it is committed."""
-        async with self.sessions.begin() as session:
+        async with self.transaction() as session:
             yield session
             await bump_epoch(session)
         self.principals.clear()

@@ -29,7 +29,7 @@ class PrincipalCache:
         self._negative_ttl = negative_ttl
         self._max_entries = max_entries
         self._entries: dict[str, tuple[Principal | None, float]] = {}
-        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
+        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
         self._generation = 0
         self.hits = 0
         self.misses = 0
@@ -45,34 +45,40 @@ class PrincipalCache:
             self.hits += 1
             return principal
         self.misses += 1
-        pending = self._loading.get(token_hash)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._load(token_hash, now)
-
-    async def _load(self, token_hash: str, now: float) -> Principal | None:
-        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
-        self._loading[token_hash] = future
-        generation = self._generation
-        try:
-            principal = await self._loader(token_hash)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters, if any, get it through their own await
-            raise
-        finally:
-            self._loading.pop(token_hash, None)
-        future.set_result(principal)
-        if generation == self._generation:  # an invalidation during the load makes the result stale
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            ttl = self._ttl if principal is not None else self._negative_ttl
-            self._entries[token_hash] = (principal, now + ttl)
+        task = self._loading.get(token_hash) or self._start_load(token_hash, now)
+        principal = await asyncio.shield(task)  # a caller that goes away does not cancel the others' load
+        if principal is not None and principal.expires_at is not None and principal.expires_at <= time.time():
+            return None
         return principal
+
+    def _start_load(self, token_hash: str, now: float) -> asyncio.Task[Principal | None]:
+        generation = self._generation
+
+        async def load() -> Principal | None:
+            principal = await self._loader(token_hash)
+            if generation == self._generation:  # an invalidation during the load makes the result stale
+                if len(self._entries) >= self._max_entries:
+                    self._entries.clear()
+                ttl = self._ttl if principal is not None else self._negative_ttl
+                self._entries[token_hash] = (principal, now + ttl)
+            return principal
+
+        task = asyncio.get_running_loop().create_task(load(), name="switchyard-principal-load")
+        self._loading[token_hash] = task
+
+        def done(finished: asyncio.Task[Principal | None]) -> None:
+            if self._loading.get(token_hash) is finished:  # clear() may have let a newer load take the slot
+                del self._loading[token_hash]
+            if not finished.cancelled():
+                finished.exception()  # retrieved here: callers that went away must not leave it unreported
+
+        task.add_done_callback(done)
+        return task
 
     def clear(self) -> None:
         self._generation += 1
         self._entries.clear()
+        self._loading.clear()  # loads in flight may have read the old state: later callers start their own
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -40,7 +40,9 @@ async def update_profile(platform: Platform, caller: Caller, changes: dict[str, 
         stored_hash = user.password_hash
     if SENSITIVE & changes.keys():
         if current_password is None:
-            raise PermissionDenied("Changing email or password needs 'current_password'.", code="current_password_required")
+            raise PermissionDenied(
+                "Changing email or password needs 'current_password'.", code="current_password_required"
+            )
         if not await verify_password(stored_hash, current_password):
             raise PermissionDenied("current_password is wrong.", code="invalid_current_password")
     if "password" in changes:

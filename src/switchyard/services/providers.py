@@ -76,9 +76,7 @@ async def get_provider(platform: Platform, provider_id: int) -> Provider:
     return await get_one(platform, ProviderRow, provider_id, LABEL, lambda row: to_domain(row, platform.sealer))
 
 
-async def create_provider(
-    platform: Platform, caller: Caller, values: dict[str, Any], api_key: str | None
-) -> Provider:
+async def create_provider(platform: Platform, caller: Caller, values: dict[str, Any], api_key: str | None) -> Provider:
     """``values`` are validated column values (see ``api/schemas/providers.py``)."""
     async with platform.routing_change() as session:
         await require_reference(session, CredentialRow, values.get("credential_id"), "credential", "credential_id")
@@ -86,15 +84,17 @@ async def create_provider(
         session.add(row)
         await flush_unique(session, LABEL, "name")
         audit.record(
-            session, caller, "provider.create", LABEL, row.id,
+            session,
+            caller,
+            "provider.create",
+            LABEL,
+            row.id,
             f"created provider '{row.name}' ({row.wire_format}, model '{row.upstream_model}')",
         )
     return to_domain(row, platform.sealer)
 
 
-async def update_provider(
-    platform: Platform, caller: Caller, provider_id: int, changes: dict[str, Any]
-) -> Provider:
+async def update_provider(platform: Platform, caller: Caller, provider_id: int, changes: dict[str, Any]) -> Provider:
     """``changes`` may carry ``api_key``: a new key to seal, or None to remove the provider's own key."""
     changes = dict(changes)
     if SECRET_KEY_FIELD in changes:

@@ -58,7 +58,11 @@ async def create_role(
         session.add(row)
         await flush_unique(session, LABEL, "name")
         audit.record(
-            session, caller, "role.create", LABEL, row.id,
+            session,
+            caller,
+            "role.create",
+            LABEL,
+            row.id,
             f"created role '{name}' with permissions [{', '.join(permissions)}]",
         )
     return to_domain(row)

@@ -18,7 +18,7 @@ from switchyard.services.crud import apply_changes
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
 from switchyard.store.query import fetch_page
-from switchyard.store.rows import flush_unique, get_or_404
+from switchyard.store.rows import flush_unique, get_or_404, storable_id
 from switchyard.store.tables import ProviderRow, RouterProviderRow, RouterRow
 
 LABEL = "router"
@@ -85,7 +85,8 @@ async def _set_members(session: AsyncSession, router_id: int, members: list[Rout
     if len(ids) != len(set(ids)):
         raise ValidationFailed("A provider can appear only once in a router.", param="providers")
     if ids:
-        known = set((await session.execute(select(ProviderRow.id).where(ProviderRow.id.in_(ids)))).scalars())
+        storable = [i for i in ids if storable_id(i)]
+        known = set((await session.execute(select(ProviderRow.id).where(ProviderRow.id.in_(storable)))).scalars())
         for index, provider_id in enumerate(ids):
             if provider_id not in known:
                 raise ValidationFailed(
@@ -128,14 +129,22 @@ async def create_router(
         await _set_members(session, row.id, members)
         await session.flush()
         audit.record(
-            session, caller, "router.create", LABEL, row.id,
+            session,
+            caller,
+            "router.create",
+            LABEL,
+            row.id,
             f"created router '{row.name}' with {len(members)} provider(s)",
         )
         return to_domain(row, (await _members(session, [row.id]))[row.id])
 
 
 async def update_router(
-    platform: Platform, caller: Caller, router_id: int, changes: dict[str, Any], members: list[RouterMember] | None
+    platform: Platform,
+    caller: Caller,
+    router_id: int,
+    changes: dict[str, Any],
+    members: list[RouterMember] | None,
 ) -> Router:
     async with platform.routing_change() as session:
         row = await get_or_404(session, RouterRow, router_id, LABEL)

@@ -26,7 +26,14 @@ async def login(platform: Platform, caller: Caller, email: str, password: str) -
     if user is None or not valid or (user.expires_at is not None and user.expires_at <= now):
         async with platform.transaction() as session:
             audit.record(
-                session, caller, "auth.login", LABEL, None, "login refused", outcome="failure", actor_email=email
+                session,
+                caller,
+                "auth.login",
+                LABEL,
+                None,
+                "login refused",
+                outcome="failure",
+                actor_email=email,
             )
         raise Unauthenticated("Invalid email or password.", code="invalid_credentials")
     token = new_session_token()
@@ -36,7 +43,14 @@ async def login(platform: Platform, caller: Caller, email: str, password: str) -
     async with platform.transaction() as session:
         session.add(SessionTokenRow(user_id=user.id, token_hash=token.hash, expires_at=expires_at))
         audit.record(
-            session, caller, "auth.login", LABEL, user.id, "logged in", actor_email=email, actor_user_id=user.id
+            session,
+            caller,
+            "auth.login",
+            LABEL,
+            user.id,
+            "logged in",
+            actor_email=email,
+            actor_user_id=user.id,
         )
     return SessionToken(token=token.value, user_id=user.id, expires_at=expires_at)
 
@@ -45,7 +59,9 @@ async def logout(platform: Platform, caller: Caller, token: str) -> bool:
     """Ends the session of ``token``; False when it is not a session token (an API key is revoked instead)."""
     async with platform.identity_change() as session:
         removed = await session.execute(
-            delete(SessionTokenRow).where(SessionTokenRow.token_hash == hash_secret(token)).returning(SessionTokenRow.id)
+            delete(SessionTokenRow)
+            .where(SessionTokenRow.token_hash == hash_secret(token))
+            .returning(SessionTokenRow.id)
         )
         found = removed.first() is not None
         if found:

@@ -65,7 +65,9 @@ async def _check_within_reach(session: AsyncSession, caller: Caller, role_id: in
         return
     beyond = await _role_permissions(session, role_id) - {p.value for p in principal.permissions}
     if beyond:
-        raise PermissionDenied(f"Only an admin can {what}: it involves permissions you do not hold ({', '.join(sorted(beyond))}).")
+        raise PermissionDenied(
+            f"Only an admin can {what}: it involves permissions you do not hold ({', '.join(sorted(beyond))})."
+        )
 
 
 async def default_role_id(session: AsyncSession) -> int:

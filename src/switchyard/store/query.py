@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -26,6 +26,11 @@ _TEXT_OPS = {FilterOp.starts_with, FilterOp.contains, FilterOp.regex}
 _SINGLE_VALUE_OPS = set(FilterOp) - {FilterOp.in_}
 
 
+def _integer_bound(column: InstrumentedAttribute[Any]) -> int:
+    sql_type = column.property.columns[0].type
+    return 2**63 if isinstance(sql_type, BigInteger) else 2**31
+
+
 def _python_type(column: InstrumentedAttribute[Any]) -> type:
     try:
         python_type: type = column.property.columns[0].type.python_type
@@ -34,7 +39,7 @@ def _python_type(column: InstrumentedAttribute[Any]) -> type:
         return str
 
 
-def _coerce(field_name: str, python_type: type, value: Any) -> Any:
+def _coerce(field_name: str, python_type: type, value: Any, bound: int = 2**63) -> Any:
     if value is None:
         return None
     try:
@@ -47,7 +52,10 @@ def _coerce(field_name: str, python_type: type, value: Any) -> Any:
         if python_type is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError(value)
-            return int(value)
+            number = int(value)
+            if not -bound <= number < bound:
+                raise ValueError(value)
+            return number
         if python_type is float:
             if isinstance(value, bool):
                 raise ValueError(value)
@@ -55,7 +63,7 @@ def _coerce(field_name: str, python_type: type, value: Any) -> Any:
         if python_type is datetime:
             parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list) or "\x00" in str(value):
             raise ValueError(value)
         return str(value)
     except (TypeError, ValueError):
@@ -78,7 +86,8 @@ def _condition(fields: Fields, flt: Filter) -> ColumnElement[bool]:
     python_type = _python_type(column)
     if flt.op in _TEXT_OPS and python_type is not str:
         raise InvalidFilter(f"Operator '{flt.op}' applies to text fields only.", param=flt.field)
-    values = [_coerce(flt.field, python_type, v) for v in flt.values]
+    bound = _integer_bound(column) if python_type is int else 2**63
+    values = [_coerce(flt.field, python_type, v, bound) for v in flt.values]
     value = values[0]
     match flt.op:
         case FilterOp.eq:

@@ -13,9 +13,16 @@ from switchyard.errors import Conflict, NotFound, ValidationFailed
 
 RowT = TypeVar("RowT")
 
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers on PostgreSQL; a larger one names nothing (and must not reach the database)."""
+
+
+def storable_id(row_id: int | None) -> bool:
+    return row_id is not None and 0 < row_id <= MAX_ID
+
 
 async def get_or_404(session: AsyncSession, entity: type[RowT], row_id: int, label: str) -> RowT:
-    row = await session.get(entity, row_id)
+    row = await session.get(entity, row_id) if storable_id(row_id) else None
     if row is None:
         raise NotFound(f"{label.capitalize()} {row_id} not found.")
     return row
@@ -25,7 +32,7 @@ async def require_reference(
     session: AsyncSession, entity: type[Any], row_id: int | None, label: str, param: str
 ) -> None:
     """A body field that names another resource must name one that exists (422 otherwise)."""
-    if row_id is not None and await session.get(entity, row_id) is None:
+    if row_id is not None and (not storable_id(row_id) or await session.get(entity, row_id) is None):
         raise ValidationFailed(f"{label.capitalize()} {row_id} does not exist.", param=param)
 
 

@@ -26,6 +26,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=False)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type:
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -42,6 +46,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+"""SQLite would hand a deleted row's id to the next row; audit entries name entities by id."""
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
@@ -53,6 +61,7 @@ class Timestamped:
 
 class OrganizationRow(Timestamped, Base):
     __tablename__ = "organizations"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -61,6 +70,7 @@ class OrganizationRow(Timestamped, Base):
 
 class RoleRow(Timestamped, Base):
     __tablename__ = "roles"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -71,15 +81,14 @@ class RoleRow(Timestamped, Base):
 
 class UserRow(Timestamped, Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(200))
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="RESTRICT"), index=True)
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
-    )
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
     budget: Mapped[float | None] = mapped_column(Float)
     expires_at: Mapped[datetime | None] = mapped_column()
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -87,6 +96,7 @@ class UserRow(Timestamped, Base):
 
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -102,6 +112,7 @@ class ApiKeyRow(Base):
 
 class SessionTokenRow(Base):
     __tablename__ = "session_tokens"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -112,6 +123,7 @@ class SessionTokenRow(Base):
 
 class CredentialRow(Timestamped, Base):
     __tablename__ = "credentials"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -127,6 +139,7 @@ class AuditLogRow(Base):
         Index("ix_audit_logs_created_at", "created_at"),
         Index("ix_audit_logs_actor_created", "actor_user_id", "created_at"),
         Index("ix_audit_logs_entity", "entity_type", "entity_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -155,6 +168,7 @@ class ProviderRow(Timestamped, Base):
     """One model at one upstream, and how to speak to it."""
 
     __tablename__ = "providers"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -185,6 +199,7 @@ class RouterRow(Timestamped, Base):
     """A public model name (plus aliases) in front of one or more providers."""
 
     __tablename__ = "routers"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)

@@ -12,7 +12,9 @@ router = APIRouter(prefix="/api/v1/routers", tags=["routers"])
 
 
 @router.get("")
-async def list_routers(platform: PlatformDep, caller: ProvidersManager, query: ListQueryDep) -> ListResponse[RouterPublic]:
+async def list_routers(
+    platform: PlatformDep, caller: ProvidersManager, query: ListQueryDep
+) -> ListResponse[RouterPublic]:
     return page_response(await service.list_routers(platform, query), RouterPublic.from_router)
 
 

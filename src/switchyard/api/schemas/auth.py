@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from switchyard.api.schemas.common import Email, PatchModel, Password, RequestModel
+from switchyard.api.schemas.common import Email, Password, PatchModel, RequestModel
 from switchyard.api.schemas.roles import RolePublic
 from switchyard.api.schemas.users import UserName, UserPublic
 from switchyard.domain.identity import Profile
@@ -34,7 +34,10 @@ class ProfilePublic(UserPublic):
     @classmethod
     def from_profile(cls, profile: Profile) -> ProfilePublic:
         return cls.model_validate(
-            {**UserPublic.from_domain(profile.user).model_dump(), "role": RolePublic.from_domain(profile.role)}
+            {
+                **UserPublic.from_domain(profile.user).model_dump(),
+                "role": RolePublic.from_domain(profile.role),
+            }
         )
 
 

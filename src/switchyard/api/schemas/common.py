@@ -27,10 +27,28 @@ def _aware(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_aware)]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class RequestModel(BaseModel):
-    """A request body: unknown fields are an error, so that a typo is not silently ignored."""
+    """A request body: unknown fields are an error, so that a typo is not silently ignored; NUL characters
+    are refused (no store keeps them the same way)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class PatchModel(RequestModel):
@@ -63,6 +81,7 @@ class Deleted(BaseModel):
     id: int
     object: str
     deleted: Literal[True] = True
+
 
 Email = Annotated[
     str,

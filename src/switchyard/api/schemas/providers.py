@@ -13,7 +13,15 @@ from switchyard.api.schemas.common import Name, PatchModel, PublicModel, Request
 from switchyard.domain.gateway import Operation, Provider, WireFormat
 
 Capability = Literal[
-    "chat", "completions", "embeddings", "rerank", "images", "audio_transcriptions", "audio_speech", "tools", "vision"
+    "chat",
+    "completions",
+    "embeddings",
+    "rerank",
+    "images",
+    "audio_transcriptions",
+    "audio_speech",
+    "tools",
+    "vision",
 ]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
 HeaderValue = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[^\r\n]*$")]
@@ -125,7 +133,7 @@ class ProviderCreate(_ProviderFields, RequestModel):
     @model_validator(mode="after")
     def _one_upstream(self) -> Self:
         if (self.base_url is None) == (self.endpoint is None):
-            raise ValueError("give the upstream either as base_url or as endpoint, not both")
+            raise ValueError("give the upstream as exactly one of base_url or endpoint")
         if self.wire_format == WireFormat.azure_openai and not self.api_version:
             raise ValueError("azure_openai providers need api_version (e.g. 2024-10-21)")
         return self
@@ -138,8 +146,22 @@ class ProviderCreate(_ProviderFields, RequestModel):
 
 class ProviderUpdate(_ProviderFields, PatchModel):
     NOT_NULL: ClassVar[frozenset[str]] = frozenset(
-        {"name", "base_url", "endpoint", "upstream_model", "auth", "timeouts", "paths", "extra_headers",
-         "default_options", "weight", "priority", "enabled", "hosting_zone", "capabilities"}
+        {
+            "name",
+            "base_url",
+            "endpoint",
+            "upstream_model",
+            "auth",
+            "timeouts",
+            "paths",
+            "extra_headers",
+            "default_options",
+            "weight",
+            "priority",
+            "enabled",
+            "hosting_zone",
+            "capabilities",
+        }
     )
     name: Name | None = None
     base_url: BaseUrl | None = None
@@ -186,7 +208,12 @@ class ProviderPublic(PublicModel):
     @classmethod
     def from_provider(cls, provider: Provider) -> ProviderPublic:
         parts = urlsplit(provider.base_url)
-        endpoint = {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port, "base_path": parts.path}
+        endpoint = {
+            "scheme": parts.scheme,
+            "host": parts.hostname,
+            "port": parts.port,
+            "base_path": parts.path,
+        }
         data = {name: getattr(provider, name) for name in cls.model_fields if hasattr(provider, name)}
         data["auth"] = {
             "header_name": provider.auth.header_name,

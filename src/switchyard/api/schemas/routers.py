@@ -53,8 +53,19 @@ class RouterCreate(RequestModel):
 
 class RouterUpdate(PatchModel):
     NOT_NULL: ClassVar[frozenset[str]] = frozenset(
-        {"name", "aliases", "description", "model_type", "mode", "strategy", "providers", "cost_prompt_tokens",
-         "cost_completion_tokens", "usage_extras", "enabled"}
+        {
+            "name",
+            "aliases",
+            "description",
+            "model_type",
+            "mode",
+            "strategy",
+            "providers",
+            "cost_prompt_tokens",
+            "cost_completion_tokens",
+            "usage_extras",
+            "enabled",
+        }
     )
     name: ModelName | None = None
     aliases: list[ModelName] | None = None

@@ -5,7 +5,15 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from switchyard.api.schemas.common import Email, Money, PatchModel, Password, PublicModel, RequestModel, Timestamp
+from switchyard.api.schemas.common import (
+    Email,
+    Money,
+    Password,
+    PatchModel,
+    PublicModel,
+    RequestModel,
+    Timestamp,
+)
 
 UserName = Annotated[str, Field(max_length=200)]
 Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is served first when a router queues.")]
