@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import openai
 import pytest
 import redis
 from fastapi import FastAPI
@@ -27,6 +28,8 @@ from switchyard.services.platform import Platform
 from switchyard.settings import Settings
 from switchyard.store import migrate
 from switchyard.store.tables import Base
+from tests.mock_upstream.dialects import install_dialects
+from tests.mock_upstream.server import MockUpstream
 
 POSTGRES_SERVER = os.environ.get("SWITCHYARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("SWITCHYARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -174,3 +177,74 @@ class CallerFactory:
 @pytest.fixture
 def new_caller(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> CallerFactory:
     return CallerFactory(client, admin_headers)
+
+
+@pytest.fixture(scope="session")
+def mock_upstream() -> Iterator[MockUpstream]:
+    """One mock upstream for the whole session, speaking every dialect (see tests/mock_upstream)."""
+    server = MockUpstream()
+    install_dialects(server)
+    server.start()
+    yield server
+    server.stop()
+
+
+class ModelFactory:
+    """Creates providers on the mock upstream and a router over them, through the management API."""
+
+    def __init__(self, client: httpx.AsyncClient, admin_headers: dict[str, str], upstream: MockUpstream) -> None:
+        self.client = client
+        self.admin_headers = admin_headers
+        self.upstream = upstream
+        self.count = 0
+
+    async def provider(
+        self, upstream_model: str, *, wire_format: str = "openai", base_path: str = "/v1", **fields: Any
+    ) -> dict[str, Any]:
+        self.count += 1
+        body = {
+            "name": f"p{self.count}-{upstream_model}",
+            "wire_format": wire_format,
+            "base_url": self.upstream.url + base_path,
+            "upstream_model": upstream_model,
+            "api_key": f"sk-upstream-secret-{self.count}-0123456789",
+        } | fields
+        answer = await self.client.post("/api/v1/providers", json=body, headers=self.admin_headers)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    async def router(
+        self, name: str, providers: list[dict[str, Any]], *, model_type: str = "text-generation", **fields: Any
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "model_type": model_type,
+            "providers": [{"provider_id": p["id"]} for p in providers],
+        } | fields
+        answer = await self.client.post("/api/v1/routers", json=body, headers=self.admin_headers)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    async def model(
+        self,
+        name: str,
+        upstream_model: str | None = None,
+        *,
+        model_type: str = "text-generation",
+        wire_format: str = "openai",
+        **router_fields: Any,
+    ) -> dict[str, Any]:
+        provider = await self.provider(upstream_model or name, wire_format=wire_format)
+        return await self.router(name, [provider], model_type=model_type, **router_fields)
+
+
+@pytest.fixture
+def models(client: httpx.AsyncClient, admin_headers: dict[str, str], mock_upstream: MockUpstream) -> ModelFactory:
+    return ModelFactory(client, admin_headers, mock_upstream)
+
+
+@pytest.fixture
+async def openai_client(client: httpx.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official SDK, talking to the in-process app."""
+    sdk = openai.AsyncOpenAI(api_key=ADMIN_KEY, base_url="http://testserver/v1", http_client=client, max_retries=0)
+    yield sdk

@@ -13,12 +13,14 @@ Services and adapters raise these; the HTTP layer turns them into a status and t
     ├── PayloadTooLarge                   413  invalid_request_error / payload_too_large
     ├── ValidationFailed                  422  invalid_request_error / validation_error
     ├── RateLimited                       429  rate_limit_error
+    ├── UpstreamRejected                  4xx  the upstream refused the client's input: its status, passed on
     └── UpstreamError                     502  upstream_error
         ├── UpstreamUnavailable           503  service_unavailable
         └── UpstreamTimeout               504  timeout_error
 
 Messages are written for the person reading them: they say what was wrong and, where it helps, what to do.
-They never carry a secret.
+They never carry a secret. ``retryable`` says whether the gateway may try another provider after it; ``headers``
+are added to the answer (``Retry-After``).
 """
 
 from __future__ import annotations
@@ -30,13 +32,25 @@ class SwitchyardError(Exception):
     status = 500
     type = "api_error"
     code: str | None = None
+    retryable = False
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers = headers
         if code is not None:
             self.code = code
+        if retryable is not None:
+            self.retryable = retryable
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, param={self.param!r}, code={self.code!r})"
@@ -93,10 +107,25 @@ class RateLimited(SwitchyardError):
     code = "rate_limit_exceeded"
 
 
+class UpstreamRejected(SwitchyardError):
+    """The upstream answered 4xx because of what the client sent: the client sees that status and message."""
+
+    type = "invalid_request_error"
+
+    def __init__(
+        self, status: int, message: str, *, type_: str | None = None, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, param=param)
+        self.status = status
+        if type_:
+            self.type = type_
+
+
 class UpstreamError(SwitchyardError):
     status = 502
     type = "upstream_error"
     code = "bad_gateway"
+    retryable = True
 
 
 class UpstreamUnavailable(UpstreamError):

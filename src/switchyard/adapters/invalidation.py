@@ -1,9 +1,11 @@
-"""Carries "identity changed, drop your caches" from the process that made a change to every other process.
+"""Carries "this changed, drop what you cached" from the process that made a change to every other process.
 
+What changed is named by an epoch: ``principals`` (keys, users, roles, organizations) or ``routing``
+(providers, routers). Listeners get the name, or None when anything may have changed (a lost connection).
 Two implementations of one small protocol:
 
-- ``DatabaseEpochBus`` (no Redis): the change bumps a counter row (``cache_epochs``) in its own transaction;
-  every process polls that row every ``interval`` seconds (≤ 1 s) and clears when it moved.
+- ``DatabaseEpochBus`` (no Redis): the change bumps its counter row (``cache_epochs``) in its own transaction;
+  every process polls those rows every ``interval`` seconds (≤ 1 s) and reports the ones that moved.
 - ``RedisBus`` (``SWITCHYARD_REDIS_URL``): the process publishes on a channel after commit; subscribers clear at
   once. After a lost connection a subscriber clears too, since it may have missed messages.
 """
@@ -29,11 +31,15 @@ ROUTING = "routing"
 CHANNEL = "switchyard:invalidate"
 
 
-class InvalidationBus(Protocol):
-    async def start(self, on_change: Callable[[], None]) -> None: ...
+Listener = Callable[[str | None], None]
+EPOCHS = (PRINCIPALS, ROUTING)
 
-    async def publish(self) -> None:
-        """Called after a change was committed."""
+
+class InvalidationBus(Protocol):
+    async def start(self, on_change: Listener) -> None: ...
+
+    async def publish(self, name: str) -> None:
+        """Called after a change to ``name`` was committed."""
 
     async def close(self) -> None: ...
 
@@ -44,25 +50,22 @@ async def bump_epoch(session: AsyncSession, name: str = PRINCIPALS) -> None:
 
 
 class DatabaseEpochBus:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float, name: str = PRINCIPALS) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
         self._sessions = sessions
         self._interval = interval
-        self._name = name
         self._task: asyncio.Task[None] | None = None
-        self._seen: int | None = None
+        self._seen: dict[str, int] = {}
 
-    async def _read(self) -> int | None:
+    async def _read(self) -> dict[str, int]:
         async with self._sessions() as session:
-            value = (
-                await session.execute(select(CacheEpochRow.value).where(CacheEpochRow.name == self._name))
-            ).scalar_one_or_none()
-            return value
+            rows = await session.execute(select(CacheEpochRow.name, CacheEpochRow.value))
+            return {name: value for name, value in rows}
 
-    async def start(self, on_change: Callable[[], None]) -> None:
+    async def start(self, on_change: Listener) -> None:
         self._seen = await self._read()
         self._task = asyncio.create_task(self._poll(on_change), name="switchyard-epoch-poll")
 
-    async def _poll(self, on_change: Callable[[], None]) -> None:
+    async def _poll(self, on_change: Listener) -> None:
         loop = asyncio.get_running_loop()
         next_read = loop.time()
         while True:  # a fixed cadence: the read's own time does not stretch the interval
@@ -70,15 +73,16 @@ class DatabaseEpochBus:
             await asyncio.sleep(max(0.0, next_read - loop.time()))
             next_read = max(next_read, loop.time() - self._interval)
             try:
-                value = await self._read()
+                values = await self._read()
             except Exception:  # the database may be briefly away; keep serving from cache
                 log.warning("cache epoch poll failed", exc_info=True)
                 continue
-            if value != self._seen:
-                self._seen = value
-                on_change()
+            moved = [name for name, value in values.items() if self._seen.get(name) != value]
+            self._seen = values
+            for name in moved:
+                on_change(name)
 
-    async def publish(self) -> None:
+    async def publish(self, name: str) -> None:
         return None  # the epoch row was bumped in the change's own transaction
 
     async def close(self) -> None:
@@ -95,12 +99,12 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
-    async def start(self, on_change: Callable[[], None]) -> None:
+    async def start(self, on_change: Listener) -> None:
         await self._client.ping()  # fail at start, not later, when Redis is configured but unreachable
         self._task = asyncio.create_task(self._listen(on_change), name="switchyard-redis-invalidation")
         await asyncio.wait_for(self._subscribed.wait(), timeout=10)
 
-    async def _listen(self, on_change: Callable[[], None]) -> None:
+    async def _listen(self, on_change: Listener) -> None:
         first = True
         while True:
             try:
@@ -108,11 +112,12 @@ class RedisBus:
                     await pubsub.subscribe(self._channel)
                     self._subscribed.set()
                     if not first:
-                        on_change()  # messages may have been missed while disconnected
+                        on_change(None)  # messages may have been missed while disconnected
                     first = False
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            on_change()
+                            name = message["data"].decode(errors="replace")
+                            on_change(name if name in EPOCHS else None)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -120,9 +125,9 @@ class RedisBus:
                 first = False
                 await asyncio.sleep(0.2)
 
-    async def publish(self) -> None:
+    async def publish(self, name: str) -> None:
         try:
-            await self._client.publish(self._channel, b"1")
+            await self._client.publish(self._channel, name.encode())
         except Exception:  # the change is committed; other processes catch up when their entries expire
             log.warning("could not publish a cache invalidation", exc_info=True)
 

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from switchyard import __version__
 from switchyard.api import error_handlers
 from switchyard.api.body_limit import BodyLimitMiddleware
+from switchyard.api.gateway.dispatch import InferenceDispatch
 from switchyard.api.responses import OrjsonResponse
 from switchyard.api.routes import ROUTERS
 from switchyard.services.platform import Platform
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(router)
     error_handlers.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InferenceDispatch, platform=platform)  # outermost: /v1 never reaches the router
     return app

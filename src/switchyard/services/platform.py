@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from switchyard.adapters.counters import Counters, MemoryCounters, RedisCounters
 from switchyard.adapters.invalidation import (
+    PRINCIPALS,
     ROUTING,
     DatabaseEpochBus,
     InvalidationBus,
     RedisBus,
     bump_epoch,
 )
+from switchyard.adapters.upstream import UpstreamPool
+from switchyard.services.gateway.dispatch import Gateway
+from switchyard.services.gateway.routing_table import RoutingTable
 from switchyard.services.key_activity import KeyActivity
 from switchyard.services.principal_cache import PrincipalCache
 from switchyard.services.principal_loader import PrincipalLoader
@@ -22,6 +29,8 @@ from switchyard.services.sealing import Sealer, resolve_secret_key
 from switchyard.settings import Settings
 from switchyard.store.data_errors import refused_values_are_bad_requests
 from switchyard.store.engine import create_engine, create_session_factory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,6 +42,12 @@ class Platform:
     principals: PrincipalCache
     bus: InvalidationBus
     key_activity: KeyActivity
+    routing: RoutingTable
+    gateway: Gateway
+    counters: Counters
+    _started: bool = field(default=False, init=False)
+    _reloading: asyncio.Task[None] | None = field(default=None, init=False)
+    _reload_again: bool = field(default=False, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -43,6 +58,7 @@ class Platform:
             if settings.redis_url
             else DatabaseEpochBus(sessions, settings.cache_poll_interval_seconds)
         )
+        counters: Counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
         return cls(
             settings=settings,
             engine=engine,
@@ -51,15 +67,49 @@ class Platform:
             principals=PrincipalCache(PrincipalLoader(sessions), ttl=settings.principal_cache_ttl_seconds),
             bus=bus,
             key_activity=KeyActivity(sessions),
+            routing=RoutingTable(),
+            gateway=Gateway(UpstreamPool(), counters),
+            counters=counters,
         )
 
     async def start(self) -> None:
-        await self.bus.start(self.principals.clear)
+        await self.routing.load(self.sessions, self.sealer)
+        self._started = True
+        await self.bus.start(self._changed)
         self.key_activity.start()
 
+    def _changed(self, name: str | None) -> None:
+        if name in (None, PRINCIPALS):
+            self.principals.clear()
+        if name in (None, ROUTING):
+            self.reload_routing()
+
+    def reload_routing(self) -> None:
+        """Rebuild the routing table in the background; changes during a rebuild cause one more."""
+        if self._reloading is not None and not self._reloading.done():
+            self._reload_again = True
+            return
+        self._reloading = asyncio.create_task(self._reload(), name="switchyard-routing-reload")
+
+    async def _reload(self) -> None:
+        while True:
+            self._reload_again = False
+            try:
+                await self.routing.load(self.sessions, self.sealer)
+            except Exception:  # keep serving the table we have; the next change or poll tries again
+                log.exception("could not rebuild the routing table")
+            if not self._reload_again:
+                return
+
     async def close(self) -> None:
+        self._started = False
+        if self._reloading is not None:
+            self._reloading.cancel()
+            await asyncio.gather(self._reloading, return_exceptions=True)
         await self.key_activity.close()
         await self.bus.close()
+        await self.gateway.pool.close()
+        await self.counters.close()
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -77,7 +127,9 @@ class Platform:
         async with self.transaction() as session:
             yield session
             await bump_epoch(session, ROUTING)
-        await self.bus.publish()
+        if self._started:  # this process answers with the new table from its very next request
+            await self.routing.load(self.sessions, self.sealer)
+        await self.bus.publish(ROUTING)
 
     @asynccontextmanager
     async def identity_change(self) -> AsyncIterator[AsyncSession]:
@@ -85,6 +137,6 @@ class Platform:
         principals once it is committed."""
         async with self.transaction() as session:
             yield session
-            await bump_epoch(session)
+            await bump_epoch(session, PRINCIPALS)
         self.principals.clear()
-        await self.bus.publish()
+        await self.bus.publish(PRINCIPALS)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.domain.gateway import Provider, ProviderAuth, Timeouts, WireFormat
+from switchyard.domain.gateway import Provider
 from switchyard.errors import Conflict
 from switchyard.listing import ListQuery, Page
 from switchyard.services import audit
 from switchyard.services.crud import apply_changes, get_one, list_page
+from switchyard.services.gateway_rows import SECRET_KEY_FIELD, provider_to_domain
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
-from switchyard.services.sealing import Sealer, mask
 from switchyard.store.rows import count_where, flush_unique, get_or_404, require_reference
 from switchyard.store.tables import CredentialRow, ProviderRow, RouterProviderRow
 
@@ -30,38 +30,6 @@ FIELDS = {
     "created_at": ProviderRow.created_at,
     "updated_at": ProviderRow.updated_at,
 }
-SECRET_KEY_FIELD = "api_key"
-
-
-def to_domain(row: ProviderRow, sealer: Sealer) -> Provider:
-    hint = mask(sealer.unseal(row.sealed_api_key)[SECRET_KEY_FIELD]) if row.sealed_api_key else None
-    return Provider(
-        id=row.id,
-        name=row.name,
-        wire_format=WireFormat(row.wire_format),
-        base_url=row.base_url,
-        paths=dict(row.paths),
-        upstream_model=row.upstream_model,
-        credential_id=row.credential_id,
-        api_key_hint=hint,
-        auth=ProviderAuth(**row.auth),
-        timeouts=Timeouts(**row.timeouts),
-        extra_headers=dict(row.extra_headers),
-        default_options=dict(row.default_options),
-        api_version=row.api_version,
-        weight=row.weight,
-        priority=row.priority,
-        enabled=row.enabled,
-        max_in_flight=row.max_in_flight,
-        context_length=row.context_length,
-        vector_size=row.vector_size,
-        total_params_b=row.total_params_b,
-        active_params_b=row.active_params_b,
-        hosting_zone=row.hosting_zone,
-        capabilities=list(row.capabilities),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def _seal_key(platform: Platform, api_key: str | None) -> str | None:
@@ -69,11 +37,13 @@ def _seal_key(platform: Platform, api_key: str | None) -> str | None:
 
 
 async def list_providers(platform: Platform, query: ListQuery) -> Page[Provider]:
-    return await list_page(platform, ProviderRow, FIELDS, query, lambda row: to_domain(row, platform.sealer))
+    return await list_page(platform, ProviderRow, FIELDS, query, lambda row: provider_to_domain(row, platform.sealer))
 
 
 async def get_provider(platform: Platform, provider_id: int) -> Provider:
-    return await get_one(platform, ProviderRow, provider_id, LABEL, lambda row: to_domain(row, platform.sealer))
+    return await get_one(
+        platform, ProviderRow, provider_id, LABEL, lambda row: provider_to_domain(row, platform.sealer)
+    )
 
 
 async def create_provider(platform: Platform, caller: Caller, values: dict[str, Any], api_key: str | None) -> Provider:
@@ -91,7 +61,7 @@ async def create_provider(platform: Platform, caller: Caller, values: dict[str, 
             row.id,
             f"created provider '{row.name}' ({row.wire_format}, model '{row.upstream_model}')",
         )
-    return to_domain(row, platform.sealer)
+    return provider_to_domain(row, platform.sealer)
 
 
 async def update_provider(platform: Platform, caller: Caller, provider_id: int, changes: dict[str, Any]) -> Provider:
@@ -107,7 +77,7 @@ async def update_provider(platform: Platform, caller: Caller, provider_id: int, 
         await flush_unique(session, LABEL, "name")
         named = {("api_key" if k == "sealed_api_key" else k): v for k, v in changes.items()}
         audit.record(session, caller, "provider.update", LABEL, provider_id, audit.changed_fields(named))
-    return to_domain(row, platform.sealer)
+    return provider_to_domain(row, platform.sealer)
 
 
 async def delete_provider(platform: Platform, caller: Caller, provider_id: int) -> None:

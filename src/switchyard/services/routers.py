@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from switchyard.domain.gateway import ModelType, Router, RouterMember, RouterMode, Strategy
+from switchyard.domain.gateway import Router, RouterMember
 from switchyard.errors import Conflict, ValidationFailed
 from switchyard.listing import ListQuery, Page
 from switchyard.services import audit
 from switchyard.services.crud import apply_changes
+from switchyard.services.gateway_rows import router_to_domain
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
 from switchyard.store.query import fetch_page
@@ -34,27 +35,6 @@ FIELDS = {
     "created_at": RouterRow.created_at,
     "updated_at": RouterRow.updated_at,
 }
-
-
-def to_domain(row: RouterRow, members: list[RouterProviderRow]) -> Router:
-    return Router(
-        id=row.id,
-        name=row.name,
-        aliases=list(row.aliases),
-        description=row.description,
-        model_type=ModelType(row.model_type),
-        mode=RouterMode(row.mode),
-        strategy=Strategy(row.strategy),
-        cost_prompt_tokens=row.cost_prompt_tokens,
-        cost_completion_tokens=row.cost_completion_tokens,
-        usage_extras=row.usage_extras,
-        enabled=row.enabled,
-        providers=[
-            RouterMember(m.provider_id, m.weight, m.priority) for m in sorted(members, key=lambda m: m.position)
-        ],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 async def _members(session: AsyncSession, router_ids: list[int]) -> dict[int, list[RouterProviderRow]]:
@@ -109,13 +89,13 @@ async def list_routers(platform: Platform, query: ListQuery) -> Page[Router]:
     async with platform.transaction() as session:
         rows, total = await fetch_page(session, RouterRow, FIELDS, query)
         members = await _members(session, [r.id for r in rows])
-    return Page([to_domain(r, members[r.id]) for r in rows], total, query.limit, query.offset)
+    return Page([router_to_domain(r, members[r.id]) for r in rows], total, query.limit, query.offset)
 
 
 async def get_router(platform: Platform, router_id: int) -> Router:
     async with platform.transaction() as session:
         row = await get_or_404(session, RouterRow, router_id, LABEL)
-        return to_domain(row, (await _members(session, [router_id]))[router_id])
+        return router_to_domain(row, (await _members(session, [router_id]))[router_id])
 
 
 async def create_router(
@@ -136,7 +116,7 @@ async def create_router(
             row.id,
             f"created router '{row.name}' with {len(members)} provider(s)",
         )
-        return to_domain(row, (await _members(session, [row.id]))[row.id])
+        return router_to_domain(row, (await _members(session, [row.id]))[row.id])
 
 
 async def update_router(
@@ -159,7 +139,7 @@ async def update_router(
             await session.flush()
         named = dict(changes) | ({"providers": members} if members is not None else {})
         audit.record(session, caller, "router.update", LABEL, router_id, audit.changed_fields(named))
-        return to_domain(row, (await _members(session, [router_id]))[router_id])
+        return router_to_domain(row, (await _members(session, [router_id]))[router_id])
 
 
 async def delete_router(platform: Platform, caller: Caller, router_id: int) -> None:

@@ -1,0 +1,66 @@
+"""Sends ``/v1`` requests to the raw inference handlers; everything else goes on to the FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from switchyard.api.gateway.errors import openai_error
+from switchyard.api.gateway.openai_front import OpenAIFront
+from switchyard.api.gateway.wire_http import common_headers, request_id, send_bytes
+from switchyard.domain.gateway import Operation
+from switchyard.errors import NotFound, SwitchyardError
+from switchyard.services.platform import Platform
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class MethodNotAllowed(SwitchyardError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class InferenceDispatch:
+    def __init__(self, app: ASGIApp, platform: Platform) -> None:
+        self.app = app
+        openai = OpenAIFront(platform)
+        self.routes: dict[str, dict[str, Handler]] = {
+            "/v1/chat/completions": {"POST": openai.handler(Operation.chat)},
+            "/v1/completions": {"POST": openai.handler(Operation.completions)},
+            "/v1/embeddings": {"POST": openai.handler(Operation.embeddings)},
+            "/v1/rerank": {"POST": openai.handler(Operation.rerank)},
+            "/v1/images/generations": {"POST": openai.handler(Operation.images)},
+            "/v1/audio/speech": {"POST": openai.handler(Operation.audio_speech)},
+            "/v1/models": {"GET": openai.list_models},
+        }
+        self.prefixes: list[tuple[str, dict[str, Handler]]] = [("/v1/models/", {"GET": openai.get_model})]
+
+    def _find(self, path: str) -> dict[str, Handler] | None:
+        methods = self.routes.get(path)
+        if methods is not None:
+            return methods
+        for prefix, prefixed in self.prefixes:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return prefixed
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        methods = self._find(scope["path"])
+        handler = methods.get(scope["method"]) if methods is not None else None
+        if handler is not None:
+            await handler(scope, receive, send)
+            return
+        error: SwitchyardError
+        if methods is None:
+            error = NotFound(f"No inference route {scope['path']}. See /docs for the API reference.")
+        else:
+            error = MethodNotAllowed(f"{scope['method']} is not allowed here; use {', '.join(methods)}.")
+        headers = common_headers(request_id(scope), 0.0)
+        if methods is not None:
+            headers.append((b"allow", ", ".join(methods).encode()))
+        await send_bytes(send, error.status, openai_error(error), headers)

@@ -1,0 +1,249 @@
+"""Calling a route: try its providers in the balancer's order until one answers.
+
+Another provider is tried after a connection error, a timeout before the first byte, a 429 or a 5xx (and a
+2xx whose body is broken) — never once a streamed byte has reached the client: a stream commits to a provider
+when its first chunk arrives, before anything is sent. A client error (400, 413, 422…) is the client's and is
+passed on at once. When no provider could be tried (all open circuits) the answer is 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from switchyard.adapters.counters import Counters
+from switchyard.adapters.upstream import CallTimeouts, UpstreamPool, iter_chunks, read_body
+from switchyard.adapters.wire.base import Answer, StreamTranslator, Target, Usage, WireAdapter
+from switchyard.adapters.wire.registry import adapter as adapter_for
+from switchyard.domain.gateway import Operation, Strategy
+from switchyard.errors import RateLimited, SwitchyardError, UpstreamError, UpstreamUnavailable
+from switchyard.services.gateway.balancer import Balancer, LatencyTracker, in_flight_key
+from switchyard.services.gateway.breaker import CircuitBreaker
+from switchyard.services.gateway.routing_table import Route
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What happened to one request: filled in as it goes, read by the front door and by usage recording."""
+
+    operation: Operation
+    route: Route
+    started: float = field(default_factory=time.perf_counter)
+    target: Target | None = None
+    attempts: int = 0
+    upstream_seconds: float = 0.0
+    first_byte_seconds: float | None = None
+    usage: Usage | None = None
+    status: int = 200
+    error: SwitchyardError | None = None
+    finished_at: float | None = None
+
+    def overhead_ms(self) -> float:
+        """Time spent in the gateway so far: everything but waiting on upstreams."""
+        return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000)
+
+    @property
+    def latency_seconds(self) -> float:
+        return (self.finished_at or time.perf_counter()) - self.started
+
+
+def _timeouts(target: Target) -> CallTimeouts:
+    t = target.provider.timeouts
+    return CallTimeouts(connect=t.connect, first_byte=t.first_byte, total=t.total)
+
+
+def upstream_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
+    """The client's body with the provider's defaults under it and its model name in it."""
+    merged = {**target.provider.default_options, **body} if target.provider.default_options else dict(body)
+    merged["model"] = target.provider.upstream_model
+    return merged
+
+
+class StreamingCall:
+    """An upstream stream already committed to (its first chunk arrived), relayed as OpenAI SSE events."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        record: CallRecord,
+        stack: AsyncExitStack,
+        response: aiohttp.ClientResponse,
+        translator: StreamTranslator,
+        first_chunk: bytes,
+    ) -> None:
+        self._gateway = gateway
+        self._record = record
+        self._stack = stack
+        self._response = response
+        self.translator = translator
+        self._first = first_chunk
+        self._closed = False
+
+    async def events(self) -> AsyncIterator[bytes]:
+        record = self._record
+        try:
+            for out in self.translator.feed(self._first):
+                yield out
+            async for chunk in iter_chunks(self._response):
+                for out in self.translator.feed(chunk):
+                    yield out
+            for out in self.translator.close():
+                yield out
+            record.usage = self.translator.state.usage
+        except SwitchyardError as exc:
+            record.error, record.status = exc, exc.status
+            record.usage = self.translator.state.usage
+            raise
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        record = self._record
+        record.finished_at = time.perf_counter()
+        if record.target is not None:
+            self._gateway.finished(record.target, record, failed=record.error is not None)
+        await self._stack.aclose()
+
+
+class Gateway:
+    def __init__(self, pool: UpstreamPool, counters: Counters, *, breaker: CircuitBreaker | None = None) -> None:
+        self.pool = pool
+        self.counters = counters
+        self.breaker = breaker or CircuitBreaker()
+        self.latency = LatencyTracker()
+        self.balancer = Balancer(counters, self.latency)
+
+    def finished(self, target: Target, record: CallRecord, *, failed: bool) -> None:
+        if failed:
+            self.breaker.failure(target.provider.id)
+        else:
+            self.breaker.success(target.provider.id)
+            self.latency.observe(target.provider.id, record.first_byte_seconds or record.upstream_seconds)
+
+    async def _attempts(self, record: CallRecord) -> AsyncIterator[tuple[Target, WireAdapter]]:
+        """The targets to try, in order; each claimed from the circuit breaker just before it is tried."""
+        route = record.route
+        if not route.targets:
+            raise UpstreamUnavailable(f"Model '{route.router.name}' has no enabled provider.", code="no_provider")
+        for target in await self.balancer.order(route):
+            if not self.breaker.available(target.provider.id):
+                continue
+            wire = adapter_for(target.provider.wire_format)
+            if not wire.supports(record.operation):
+                continue
+            record.attempts += 1
+            record.target = target
+            yield target, wire
+
+    def _exhausted(self, record: CallRecord, last: SwitchyardError | None) -> SwitchyardError:
+        if last is not None:
+            return last
+        ids = [t.provider.id for t in record.route.targets]
+        wait = max(1, round(self.breaker.retry_after(ids)))
+        if not any(adapter_for(t.provider.wire_format).supports(record.operation) for t in record.route.targets):
+            return UpstreamError(
+                f"Model '{record.route.router.name}' does not support {record.operation.value}.",
+                code="unsupported_operation",
+                retryable=False,
+            )
+        return UpstreamUnavailable(
+            f"Every provider of '{record.route.router.name}' is unavailable; retry in {wait} s.",
+            code="no_provider_available",
+            headers={"Retry-After": str(wait)},
+        )
+
+    @contextlib.asynccontextmanager
+    async def _in_flight(self, record: CallRecord, target: Target) -> AsyncIterator[None]:
+        if record.route.router.strategy != Strategy.least_busy:
+            yield
+            return
+        key = in_flight_key(target.provider.id)
+        await self.counters.add(key, 1)
+        try:
+            yield
+        finally:
+            await self.counters.add(key, -1)
+
+    async def call(self, record: CallRecord, body: dict[str, Any]) -> Answer:
+        last: SwitchyardError | None = None
+        async for target, wire in self._attempts(record):
+            request = wire.build(record.operation, upstream_body(body, target), target, stream=False)
+            began = time.perf_counter()
+            try:
+                async with self._in_flight(record, target), self.pool.open(request, _timeouts(target)) as response:
+                    record.first_byte_seconds = time.perf_counter() - began
+                    payload = await read_body(response)
+                    status = response.status
+            except SwitchyardError as exc:
+                last = self._failed(target, exc, record)
+                continue
+            finally:
+                record.upstream_seconds += time.perf_counter() - began
+            try:
+                if status >= 400:
+                    raise wire.error(status, payload)
+                answer = wire.answer(record.operation, status, payload, target)
+            except SwitchyardError as exc:
+                last = self._failed(target, exc, record)
+                if not exc.retryable:
+                    raise
+                continue
+            record.usage = answer.usage
+            record.error, record.status = None, status
+            record.finished_at = time.perf_counter()
+            self.finished(target, record, failed=False)
+            return answer
+        raise self._exhausted(record, last)
+
+    def _failed(self, target: Target, exc: SwitchyardError, record: CallRecord) -> SwitchyardError:
+        record.error, record.status = exc, exc.status
+        if exc.retryable and not isinstance(exc, RateLimited):
+            self.breaker.failure(target.provider.id)
+        log.info("provider %s failed (%s): %s", target.provider.name, exc.status, exc.message)
+        return exc
+
+    async def open_stream(self, record: CallRecord, body: dict[str, Any], *, include_usage: bool) -> StreamingCall:
+        last: SwitchyardError | None = None
+        async for target, wire in self._attempts(record):
+            request = wire.build(record.operation, upstream_body(body, target), target, stream=True)
+            stack = AsyncExitStack()
+            began = time.perf_counter()
+            try:
+                await stack.enter_async_context(self._in_flight(record, target))
+                response = await stack.enter_async_context(self.pool.open(request, _timeouts(target)))
+                if response.status >= 400:
+                    raise wire.error(response.status, await read_body(response))
+                first = b""
+                async for chunk in iter_chunks(response):
+                    first = chunk
+                    break
+                if not first:
+                    raise UpstreamError("The upstream ended the stream before sending anything.")
+            except SwitchyardError as exc:
+                await stack.aclose()
+                last = self._failed(target, exc, record)
+                if not exc.retryable:
+                    raise
+                continue
+            except BaseException:
+                await stack.aclose()
+                raise
+            finally:
+                record.upstream_seconds += time.perf_counter() - began
+            record.first_byte_seconds = time.perf_counter() - began
+            record.error, record.status = None, 200
+            translator = wire.stream(record.operation, target, include_usage=include_usage)
+            return StreamingCall(self, record, stack, response, translator, first)
+        raise self._exhausted(record, last)

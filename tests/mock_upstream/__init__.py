@@ -1,0 +1,1 @@
+"""A mock upstream that speaks each provider's real wire format over real HTTP (the suite's only stand-in)."""
