@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 import struct
 import time
 from typing import Any
@@ -207,9 +210,35 @@ async def speech(request: web.Request) -> web.StreamResponse:
     return web.Response(body=b"ID3mock-audio-bytes", content_type="audio/mpeg")
 
 
+async def transcriptions(request: web.Request) -> web.StreamResponse:
+    raw = await request.read()
+    form = BytesParser(_class=EmailMessage, policy=HTTP).parsebytes(
+        b"Content-Type: " + request.headers["Content-Type"].encode() + b"\r\n\r\n" + raw
+    )
+    fields, files = {}, {}
+    for part in form.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if part.get_filename():
+            files[str(name)] = (part.get_filename(), payload)
+        else:
+            fields[str(name)] = payload.decode() if isinstance(payload, bytes) else ""
+    filename, data = files["file"]
+    text = f"transcribed {filename} ({len(data)} bytes) with {fields.get('model')}"
+    if fields.get("response_format") == "text":
+        return web.Response(text=text, content_type="text/plain")
+    return web.json_response({"text": text, "usage": {"type": "duration", "seconds": 3}})
+
+
+async def list_models(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"object": "list", "data": [{"id": "upstream-model", "object": "model"}]})
+
+
 def install(server: MockUpstream, prefix: str = "/v1") -> None:
     server.route("POST", f"{prefix}/chat/completions", chat)
     server.route("POST", f"{prefix}/completions", completions)
     server.route("POST", f"{prefix}/embeddings", embeddings)
     server.route("POST", f"{prefix}/images/generations", images)
     server.route("POST", f"{prefix}/audio/speech", speech)
+    server.route("POST", f"{prefix}/audio/transcriptions", transcriptions)
+    server.route("GET", f"{prefix}/models", list_models)

@@ -95,6 +95,17 @@ class StreamTranslator(Protocol):
         """The stream ended: what is left to send (never the ``[DONE]`` marker; the front door adds it)."""
 
 
+def provider_headers(target: Target) -> dict[str, str]:
+    """The provider's extra headers and its credential, as its auth settings say (default Bearer).
+
+    Used for raw pass-through, where no wire format speaks; a wire format may send credentials its own way."""
+    provider = target.provider
+    headers = dict(provider.extra_headers)
+    if target.api_key:
+        headers[provider.auth.header_name] = provider.auth.header_value(target.api_key)
+    return headers
+
+
 class WireAdapter(Protocol):
     name: str
 

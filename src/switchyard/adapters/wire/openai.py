@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from switchyard.adapters.upstream import UpstreamRequest
-from switchyard.adapters.wire.base import Answer, StreamState, Target, usage_from_openai
+from switchyard.adapters.wire.base import Answer, StreamState, Target, provider_headers, usage_from_openai
+from switchyard.adapters.wire.forms import FILES_KEY, form_data
 from switchyard.adapters.wire.sse import DONE, EventSplitter, data_lines
 from switchyard.adapters.wire.upstream_errors import from_status
 from switchyard.domain.gateway import Operation
@@ -32,11 +33,7 @@ def upstream_url(target: Target, operation: Operation, default_paths: dict[Opera
 
 
 def auth_headers(target: Target) -> dict[str, str]:
-    provider = target.provider
-    headers = dict(provider.extra_headers)
-    if target.api_key:
-        headers[provider.auth.header_name] = provider.auth.header_value(target.api_key)
-    return headers
+    return provider_headers(target)
 
 
 def error_message(payload: bytes) -> tuple[str, str | None, str | None, str | None]:
@@ -115,6 +112,9 @@ class OpenAIAdapter:
         return operation in self.paths
 
     def build(self, operation: Operation, body: dict[str, Any], target: Target, *, stream: bool) -> UpstreamRequest:
+        if FILES_KEY in body:
+            url = upstream_url(target, operation, self.paths)
+            return UpstreamRequest("POST", url, auth_headers(target), form=form_data(body))
         if stream:
             options = body.get("stream_options")
             body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}

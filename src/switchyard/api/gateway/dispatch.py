@@ -8,6 +8,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchyard.api.gateway.errors import openai_error
 from switchyard.api.gateway.openai_front import OpenAIFront
+from switchyard.api.gateway.passthrough_front import PREFIX as PASSTHROUGH_PREFIX
+from switchyard.api.gateway.passthrough_front import PassthroughFront
 from switchyard.api.gateway.wire_http import common_headers, request_id, send_bytes
 from switchyard.domain.gateway import Operation
 from switchyard.errors import NotFound, SwitchyardError
@@ -33,9 +35,17 @@ class InferenceDispatch:
             "/v1/rerank": {"POST": openai.handler(Operation.rerank)},
             "/v1/images/generations": {"POST": openai.handler(Operation.images)},
             "/v1/audio/speech": {"POST": openai.handler(Operation.audio_speech)},
+            "/v1/audio/transcriptions": {"POST": openai.handler(Operation.audio_transcriptions)},
             "/v1/models": {"GET": openai.list_models},
         }
-        self.prefixes: list[tuple[str, dict[str, Handler]]] = [("/v1/models/", {"GET": openai.get_model})]
+        passthrough = PassthroughFront(platform)
+        any_method: dict[str, Handler] = dict.fromkeys(
+            ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"), passthrough
+        )
+        self.prefixes: list[tuple[str, dict[str, Handler]]] = [
+            ("/v1/models/", {"GET": openai.get_model}),
+            (PASSTHROUGH_PREFIX, any_method),
+        ]
 
     def _find(self, path: str) -> dict[str, Handler] | None:
         methods = self.routes.get(path)

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from switchyard.adapters.wire.sse import DONE
 from switchyard.api.gateway.errors import error_headers, openai_error
+from switchyard.api.gateway.multipart_form import parse_form
 from switchyard.api.gateway.wire_http import (
     common_headers,
     end_stream,
@@ -147,7 +148,14 @@ class OpenAIFront:
         rid = request_id(scope)
         try:
             principal = await authenticate(self.platform, scope)
-            data = parse_json_object(await read_body(receive, self.platform.settings.max_body_bytes))
+            raw = await read_body(receive, self.platform.settings.max_body_bytes)
+            if operation == Operation.audio_transcriptions:
+                data = parse_form((header(scope, b"content-type") or b"").decode("latin-1"), raw)
+                if data.get("stream") in ("true", "True", "1"):
+                    raise BadRequest("Streamed transcriptions are not supported; omit 'stream'.", param="stream")
+                data.pop("stream", None)
+            else:
+                data = parse_json_object(raw)
             route = resolve_route(self.platform, principal, check_request(operation, data))
             check_serves(route, operation)
         except SwitchyardError as exc:
@@ -173,7 +181,8 @@ class OpenAIFront:
             await self._fail(send, rid, started, exc)
             return
         body = answer.body if answer.body is not None else orjson.dumps(answer.data)
-        await send_bytes(send, 200, body, common_headers(rid, record.overhead_ms()))
+        content_type = answer.content_type.encode("latin-1")
+        await send_bytes(send, 200, body, common_headers(rid, record.overhead_ms()), content_type)
 
     async def _stream(
         self, record: CallRecord, data: dict[str, Any], include_usage: bool, rid: str, receive: Receive, send: Send

@@ -30,6 +30,9 @@ from switchyard.services.gateway.routing_table import Route
 
 log = logging.getLogger(__name__)
 
+MEDIA_OPERATIONS = frozenset({Operation.audio_speech, Operation.audio_transcriptions})
+"""Answers that may be audio or plain text (srt, vtt): relayed as they are, with their content type."""
+
 
 @dataclass(slots=True)
 class CallRecord:
@@ -186,6 +189,7 @@ class Gateway:
                     record.first_byte_seconds = time.perf_counter() - began
                     payload = await read_body(response)
                     status = response.status
+                    content_type = response.headers.get("Content-Type", "")
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
                 continue
@@ -194,7 +198,10 @@ class Gateway:
             try:
                 if status >= 400:
                     raise wire.error(status, payload)
-                answer = wire.answer(record.operation, status, payload, target)
+                if record.operation in MEDIA_OPERATIONS and "json" not in content_type:
+                    answer = Answer(body=payload, content_type=content_type or "application/octet-stream")
+                else:
+                    answer = wire.answer(record.operation, status, payload, target)
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
                 if not exc.retryable:

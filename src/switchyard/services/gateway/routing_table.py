@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchyard.adapters.wire.base import Target
 from switchyard.adapters.wire.registry import UnknownWireFormat, adapter
-from switchyard.domain.gateway import Router
+from switchyard.domain.gateway import Router, RouterMember
 from switchyard.services.gateway_rows import SECRET_KEY_FIELD, provider_to_domain, router_to_domain
 from switchyard.services.sealing import Sealer
 from switchyard.store.tables import CredentialRow, ProviderRow, RouterProviderRow, RouterRow
@@ -31,21 +31,37 @@ class Route:
     """In the router's order; the balancer reorders them per request."""
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    """A provider reachable through the routing table, and the routers it serves there."""
+
+    target: Target
+    routers: frozenset[str]
+
+
 class RoutingTable:
     def __init__(self) -> None:
         self._by_name: dict[str, Route] = {}
+        self._providers: dict[str, ProviderEntry] = {}
         self.routes: tuple[Route, ...] = ()
         self.version = 0
 
     def get(self, name: str) -> Route | None:
         return self._by_name.get(name)
 
+    def provider(self, name: str) -> ProviderEntry | None:
+        return self._providers.get(name)
+
     def replace(self, routes: list[Route]) -> None:
         by_name: dict[str, Route] = {}
+        serving: dict[str, tuple[Target, set[str]]] = {}
         for route in routes:
             for name in (route.router.name, *route.router.aliases):
                 by_name[name] = route
-        self._by_name, self.routes = by_name, tuple(routes)
+            for target in route.targets:
+                serving.setdefault(target.provider.name, (target, set()))[1].add(route.router.name)
+        providers = {name: ProviderEntry(target, frozenset(names)) for name, (target, names) in serving.items()}
+        self._by_name, self._providers, self.routes = by_name, providers, tuple(routes)
         self.version += 1
 
     async def load(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
@@ -72,17 +88,23 @@ class RoutingTable:
                         "provider %s: wire format %r is not installed", provider_row.name, provider_row.wire_format
                     )
                     continue
-                provider = provider_to_domain(provider_row, sealer)
-                targets.append(
-                    Target(
-                        provider=provider,
-                        api_key=_secret(provider_row, credentials, sealer),
-                        weight=member.weight if member.weight is not None else provider.weight,
-                        priority=member.priority if member.priority is not None else provider.priority,
-                    )
-                )
+                targets.append(provider_target(provider_row, credentials, sealer, member))
             routes.append(Route(router, tuple(targets)))
         self.replace(routes)
+
+
+def provider_target(
+    row: ProviderRow, credentials: dict[int, CredentialRow], sealer: Sealer, member: RouterMember | None = None
+) -> Target:
+    """A provider as the gateway calls it: its secret unsealed (its own key, else its credential's), its weight
+    and priority as a router's ``member`` overrides them."""
+    provider = provider_to_domain(row, sealer)
+    return Target(
+        provider=provider,
+        api_key=_secret(row, credentials, sealer),
+        weight=member.weight if member is not None and member.weight is not None else provider.weight,
+        priority=member.priority if member is not None and member.priority is not None else provider.priority,
+    )
 
 
 def _secret(row: ProviderRow, credentials: dict[int, CredentialRow], sealer: Sealer) -> str | None:
