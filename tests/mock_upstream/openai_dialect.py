@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import struct
+import time
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
-import struct
-import time
 from typing import Any
 
 import orjson
