@@ -158,3 +158,13 @@ async def test_anthropic_style_key_header_is_accepted(models: ModelFactory, clie
     await models.model("chat-xkey", "upstream-xkey")
     answer = await client.get("/v1/models", headers={"x-api-key": ADMIN_KEY})
     assert answer.status_code == 200 and answer.json()["data"][0]["id"] == "chat-xkey"
+
+
+async def test_openapi_describes_the_inference_routes(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    chat = schema["paths"]["/v1/chat/completions"]["post"]
+    assert chat["operationId"] == "create_chat_completion"
+    assert chat["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ChatCompletionRequest")
+    assert "/v1/messages" in schema["paths"] and "/v1/embeddings" in schema["paths"]
+    operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from switchyard import __version__
 from switchyard.api import error_handlers
 from switchyard.api.body_limit import BodyLimitMiddleware
 from switchyard.api.gateway.dispatch import InferenceDispatch
+from switchyard.api.gateway.openapi_doc import add_inference_paths
 from switchyard.api.responses import OrjsonResponse
 from switchyard.api.routes import ROUTERS
 from switchyard.services.platform import Platform
@@ -49,6 +52,15 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         default_response_class=OrjsonResponse,
         generate_unique_id_function=operation_id,
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            add_inference_paths(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.platform = platform
     app.state.settings = settings
     for router in ROUTERS:
