@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from switchyard import __version__
 from switchyard.api.app import create_app
 from switchyard.api.auth import public
+from switchyard.api.gateway.openapi_doc import ROUTES as INFERENCE_ROUTES
 from switchyard.api.listing import list_query
 from switchyard.settings import Settings
 from tests.api.route_table import (
@@ -155,7 +156,8 @@ async def test_health_version_openapi_and_docs(app: FastAPI, client: httpx.Async
     }
     ids = list(operations.values())
     assert len(ids) == len(set(ids)), f"duplicate operation ids: {sorted(i for i in ids if ids.count(i) > 1)}"
-    assert operations == {(e.method, e.path): e.name for e in endpoints(app)}
+    inference = {(method.upper(), path): operation_id for path, method, operation_id, *_ in INFERENCE_ROUTES}
+    assert operations == {(e.method, e.path): e.name for e in endpoints(app)} | inference
 
     docs = await client.get("/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")

@@ -11,7 +11,8 @@ Dialect modules (``openai_dialect.py``, …) add their routes. Behaviour is chos
 - ``…reset…``          closes the connection without answering;
 - ``…tools…``          answers with a tool call (streamed as argument deltas).
 
-Every request is recorded (``requests``) for the tests to inspect.
+Every request is recorded (``requests``) for the tests to inspect, and every stream whose client closed the
+connection before it ended (``closed_by_peer``), with when the mock noticed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,16 +40,33 @@ class Recorded:
     query: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class PeerClosed:
+    """A streamed answer whose client closed the connection before the stream ended."""
+
+    path: str
+    body: Any
+    at: float
+    """``time.monotonic()`` when the mock noticed (within ~10 ms while it stalls)."""
+
+
+PEER_CLOSED = web.AppKey("peer_closed", list[PeerClosed])
+
+
+FAIL = re.compile(r"(?:^|-)fail-(\d{3})(?=-|$)")
+"""``fail-NNN`` as a dash-separated word, so that a random suffix never triggers it by chance."""
+
+
 def fault(model: str) -> str | None:
     for name in ("slow", "stall", "truncate", "malformed", "reset", "tools"):
         if name in model:
             return name
-    match = re.search(r"fail-(\d{3})", model)
+    match = FAIL.search(model)
     return match.group(0) if match else None
 
 
 def fail_status(model: str) -> int | None:
-    match = re.search(r"fail-(\d{3})", model)
+    match = FAIL.search(model)
     return int(match.group(1)) if match else None
 
 
@@ -61,6 +80,7 @@ class MockUpstream:
         self._thread: threading.Thread | None = None
         self.port = 0
         self.app.middlewares.append(self._record)
+        self.app[PEER_CLOSED] = []
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -91,6 +111,14 @@ class MockUpstream:
             for r in found
             if (model is None or (isinstance(r.body, dict) and r.body.get("model") == model) or model in r.path)
             and (path is None or r.path == path)
+        ]
+
+    def closed_by_peer(self, model: str) -> list[PeerClosed]:
+        """The streams for ``model`` (in the body or the path) whose client hung up before they ended."""
+        return [
+            c
+            for c in list(self.app[PEER_CLOSED])
+            if (isinstance(c.body, dict) and c.body.get("model") == model) or model in c.path
         ]
 
     def start(self) -> None:
@@ -136,9 +164,13 @@ async def sse_response(
     await response.prepare(request)
     cut = len(events) // 2 if truncate else len(events)
     for index, event in enumerate(events[:cut]):
-        await response.write(event)
-        if stall_after_first and index == 0:
-            await asyncio.sleep(2)
+        try:
+            await response.write(event)
+        except ConnectionResetError:
+            await _record_peer_closed(request)
+            return response
+        if stall_after_first and index == 0 and not await _stall(request, 2.0):
+            return response
         await asyncio.sleep(0)
     if truncate:
         assert request.transport is not None
@@ -146,6 +178,26 @@ async def sse_response(
         return response
     await response.write_eof()
     return response
+
+
+async def _record_peer_closed(request: web.Request) -> None:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = raw
+    request.app[PEER_CLOSED].append(PeerClosed(request.path, body, time.monotonic()))
+
+
+async def _stall(request: web.Request, seconds: float) -> bool:
+    """Waits ``seconds`` watching the connection; False (recorded) as soon as the client closes it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if request.transport is None or request.transport.is_closing():
+            await _record_peer_closed(request)
+            return False
+        await asyncio.sleep(0.01)
+    return True
 
 
 async def common_faults(

@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from switchyard import __version__
-from switchyard.cli import auth_commands, contexts, db, serve
+from switchyard.cli import auth_commands, contexts, db, dev_proxy, gateway_resources, inference_commands, serve
 from switchyard.cli.errors import CliError
 from switchyard.cli.identity_resources import RESOURCES
 from switchyard.cli.output import print_error
@@ -67,8 +67,12 @@ app.add_typer(db.app, name="db")
 app.command("login")(auth_commands.login)
 app.command("logout")(auth_commands.logout)
 app.add_typer(contexts.app, name="context")
-for resource in RESOURCES:
+for resource in (*RESOURCES, *gateway_resources.RESOURCES):
     app.add_typer(build_resource_app(resource), name=resource.command)
+app.add_typer(inference_commands.models_app, name="models")
+app.command("chat")(inference_commands.chat)
+app.command("embed")(inference_commands.embed)
+app.command("proxy")(dev_proxy.proxy)
 
 
 def run() -> None:

@@ -114,8 +114,11 @@ class WireAdapter(Protocol):
     def build(self, operation: Operation, body: dict[str, Any], target: Target, *, stream: bool) -> UpstreamRequest:
         """The upstream request for an OpenAI-shaped ``body`` (already holding the upstream model name)."""
 
-    def answer(self, operation: Operation, status: int, payload: bytes, target: Target) -> Answer:
-        """A 2xx upstream answer in OpenAI's shape."""
+    def answer(
+        self, operation: Operation, status: int, payload: bytes, target: Target, sent: Mapping[str, Any]
+    ) -> Answer:
+        """A 2xx upstream answer in OpenAI's shape. ``sent`` is the OpenAI-shaped body ``build`` was given
+        (some formats answer without what the client asked for: documents to return, an encoding)."""
 
     def stream(self, operation: Operation, target: Target, *, include_usage: bool) -> StreamTranslator: ...
 

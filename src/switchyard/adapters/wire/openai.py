@@ -4,6 +4,7 @@ they are, except the usage-only event when the client did not ask for it (the ga
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -122,7 +123,9 @@ class OpenAIAdapter:
         headers["Content-Type"] = "application/json"
         return UpstreamRequest("POST", upstream_url(target, operation, self.paths), headers, orjson.dumps(body))
 
-    def answer(self, operation: Operation, status: int, payload: bytes, target: Target) -> Answer:
+    def answer(
+        self, operation: Operation, status: int, payload: bytes, target: Target, sent: Mapping[str, Any]
+    ) -> Answer:
         return Answer(body=payload, usage=usage_from_openai(parse_object(payload).get("usage")))
 
     def stream(self, operation: Operation, target: Target, *, include_usage: bool) -> OpenAIStream:

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from switchyard.api.gateway.errors import openai_error
+from switchyard.api.gateway.anthropic_front import AnthropicFront
+from switchyard.api.gateway.errors import anthropic_error, openai_error
 from switchyard.api.gateway.openai_front import OpenAIFront
 from switchyard.api.gateway.passthrough_front import PREFIX as PASSTHROUGH_PREFIX
 from switchyard.api.gateway.passthrough_front import PassthroughFront
@@ -28,6 +29,7 @@ class InferenceDispatch:
     def __init__(self, app: ASGIApp, platform: Platform) -> None:
         self.app = app
         openai = OpenAIFront(platform)
+        anthropic = AnthropicFront(platform)
         self.routes: dict[str, dict[str, Handler]] = {
             "/v1/chat/completions": {"POST": openai.handler(Operation.chat)},
             "/v1/completions": {"POST": openai.handler(Operation.completions)},
@@ -37,6 +39,7 @@ class InferenceDispatch:
             "/v1/audio/speech": {"POST": openai.handler(Operation.audio_speech)},
             "/v1/audio/transcriptions": {"POST": openai.handler(Operation.audio_transcriptions)},
             "/v1/models": {"GET": openai.list_models},
+            "/v1/messages": {"POST": anthropic.messages},
         }
         passthrough = PassthroughFront(platform)
         any_method: dict[str, Handler] = dict.fromkeys(
@@ -73,4 +76,5 @@ class InferenceDispatch:
         headers = common_headers(request_id(scope), 0.0)
         if methods is not None:
             headers.append((b"allow", ", ".join(methods).encode()))
-        await send_bytes(send, error.status, openai_error(error), headers)
+        dialect = anthropic_error if scope["path"].startswith("/v1/messages") else openai_error
+        await send_bytes(send, error.status, dialect(error), headers)

@@ -5,7 +5,8 @@ from fastapi import APIRouter
 from switchyard.api.auth import PlatformDep, ProvidersManager
 from switchyard.api.listing import ListQueryDep, ListResponse, SearchRequest, page_response
 from switchyard.api.schemas.common import Deleted
-from switchyard.api.schemas.providers import ProviderCreate, ProviderPublic, ProviderUpdate
+from switchyard.api.schemas.providers import ProviderCreate, ProviderPublic, ProviderTestResult, ProviderUpdate
+from switchyard.services import provider_test
 from switchyard.services import providers as service
 
 router = APIRouter(prefix="/api/v1/providers", tags=["providers"])
@@ -47,3 +48,10 @@ async def update_provider(
 async def delete_provider(platform: PlatformDep, caller: ProvidersManager, provider_id: int) -> Deleted:
     await service.delete_provider(platform, caller, provider_id)
     return Deleted(id=provider_id, object="provider")
+
+
+@router.post("/{provider_id}/test")
+async def test_provider(platform: PlatformDep, caller: ProvidersManager, provider_id: int) -> ProviderTestResult:
+    """Send the provider a tiny request (chat, or embeddings for a provider that only embeds) and report how it
+    went; an upstream failure is ``ok: false`` in a 200."""
+    return ProviderTestResult.from_test(await provider_test.run_provider_test(platform, provider_id))

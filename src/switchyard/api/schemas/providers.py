@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 
 from switchyard.api.schemas.common import Name, PatchModel, PublicModel, RequestModel
 from switchyard.domain.gateway import Operation, Provider, WireFormat
+from switchyard.services.provider_test import ProviderTest
 
 Capability = Literal[
     "chat",
@@ -226,3 +227,31 @@ class ProviderPublic(PublicModel):
             "total": provider.timeouts.total,
         }
         return cls.model_validate({**data, "endpoint": endpoint})
+
+
+class ProviderTestError(BaseModel):
+    message: str
+    type: str
+    code: str | None
+
+
+class ProviderTestResult(BaseModel):
+    """What a provider did with a tiny request; a failing upstream is ``ok: false`` here, not an error answer."""
+
+    object: Literal["provider_test"] = "provider_test"
+    ok: bool
+    latency_ms: float
+    status: int | None = Field(description="The upstream's HTTP status; null when it never answered.")
+    error: ProviderTestError | None
+    operation: Literal["chat", "embeddings"]
+
+    @classmethod
+    def from_test(cls, test: ProviderTest) -> ProviderTestResult:
+        error = test.error
+        return cls(
+            ok=test.ok,
+            latency_ms=test.latency_ms,
+            status=test.status,
+            error=ProviderTestError(message=error.message, type=error.type, code=error.code) if error else None,
+            operation=test.operation.value,
+        )

@@ -182,7 +182,8 @@ class Gateway:
     async def call(self, record: CallRecord, body: dict[str, Any]) -> Answer:
         last: SwitchyardError | None = None
         async for target, wire in self._attempts(record):
-            request = wire.build(record.operation, upstream_body(body, target), target, stream=False)
+            sent = upstream_body(body, target)
+            request = wire.build(record.operation, sent, target, stream=False)
             began = time.perf_counter()
             try:
                 async with self._in_flight(record, target), self.pool.open(request, _timeouts(target)) as response:
@@ -201,7 +202,7 @@ class Gateway:
                 if record.operation in MEDIA_OPERATIONS and "json" not in content_type:
                     answer = Answer(body=payload, content_type=content_type or "application/octet-stream")
                 else:
-                    answer = wire.answer(record.operation, status, payload, target)
+                    answer = wire.answer(record.operation, status, payload, target, sent)
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
                 if not exc.retryable:

@@ -6,6 +6,7 @@ request never reads the database to find where to go. Provider secrets are unsea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class RoutingTable:
         self._providers: dict[str, ProviderEntry] = {}
         self.routes: tuple[Route, ...] = ()
         self.version = 0
+        self._loading = asyncio.Lock()
 
     def get(self, name: str) -> Route | None:
         return self._by_name.get(name)
@@ -65,6 +67,12 @@ class RoutingTable:
         self.version += 1
 
     async def load(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
+        """Loads run one at a time, so the table installed last was read last: a slow load that began
+        before a change can never overwrite the table a later load read after it."""
+        async with self._loading:
+            await self._load(sessions, sealer)
+
+    async def _load(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
         async with sessions() as session:
             routers = list((await session.execute(select(RouterRow).where(RouterRow.enabled))).scalars())
             members = list((await session.execute(select(RouterProviderRow))).scalars())

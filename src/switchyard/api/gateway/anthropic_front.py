@@ -1,0 +1,127 @@
+"""``POST /v1/messages``: Anthropic's Messages API in front of any backend.
+
+The request is checked and rewritten as an OpenAI chat body (``services/gateway/anthropic_translation``), sent
+through the same gateway as ``/v1/chat/completions``, and the answer — whole or streamed — is rewritten as
+Anthropic's. Keys come as ``x-api-key`` (what the Anthropic SDK sends) or ``Authorization: Bearer``. Errors are
+in Anthropic's shape, ``{"type": "error", "error": {"type", "message"}}``, also as an ``error`` event once a
+stream has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from switchyard.api.gateway.errors import anthropic_error, error_headers
+from switchyard.api.gateway.openai_front import authenticate, check_serves, parse_json_object, resolve_route
+from switchyard.api.gateway.wire_http import (
+    Headers,
+    common_headers,
+    end_stream,
+    read_body,
+    request_id,
+    send_bytes,
+    send_chunk,
+    start_stream,
+)
+from switchyard.domain.gateway import Operation
+from switchyard.errors import SwitchyardError, UpstreamError
+from switchyard.services.gateway.anthropic_translation import AnthropicEvents, anthropic_message, openai_request
+from switchyard.services.gateway.dispatch import CallRecord, StreamingCall
+from switchyard.services.platform import Platform
+
+
+def _headers(rid: str, overhead_ms: float, extra: Headers | None = None) -> Headers:
+    return common_headers(rid, overhead_ms, [(b"request-id", rid.encode()), *(extra or [])])
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class AnthropicFront:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def _fail(self, send: Send, rid: str, started: float, exc: SwitchyardError) -> None:
+        overhead = (time.perf_counter() - started) * 1000
+        await send_bytes(send, exc.status, anthropic_error(exc), _headers(rid, overhead, error_headers(exc)))
+
+    async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        rid = request_id(scope)
+        try:
+            principal = await authenticate(self.platform, scope)
+            body = openai_request(parse_json_object(await read_body(receive, self.platform.settings.max_body_bytes)))
+            route = resolve_route(self.platform, principal, body["model"])
+            check_serves(route, Operation.chat)
+        except SwitchyardError as exc:
+            await self._fail(send, rid, started, exc)
+            return
+        record = CallRecord(Operation.chat, route, started=started)
+        if body.get("stream"):
+            await self._stream(record, body, rid, receive, send)
+            return
+        call = asyncio.ensure_future(self.platform.gateway.call(record, body))
+        watcher = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            await asyncio.wait((call, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+        if not call.done():  # the client went away: so does the upstream request
+            call.cancel()
+            return
+        try:
+            answer = call.result()
+            completion = answer.data if answer.data is not None else _completion(answer.body)
+        except SwitchyardError as exc:
+            await self._fail(send, rid, started, exc)
+            return
+        message = orjson.dumps(anthropic_message(completion, answer.usage, body["model"]))
+        await send_bytes(send, 200, message, _headers(rid, record.overhead_ms()))
+
+    async def _stream(self, record: CallRecord, body: dict[str, Any], rid: str, receive: Receive, send: Send) -> None:
+        try:
+            stream = await self.platform.gateway.open_stream(record, body, include_usage=True)
+        except SwitchyardError as exc:
+            await self._fail(send, rid, record.started, exc)
+            return
+        await start_stream(send, _headers(rid, record.overhead_ms()))
+        relay = asyncio.ensure_future(self._relay(stream, AnthropicEvents(body["model"]), send))
+        watcher = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            if not relay.done():  # the client went away mid-stream: stop reading the upstream
+                relay.cancel()
+                await asyncio.gather(relay, return_exceptions=True)
+            await stream.aclose()
+        if relay.done() and not relay.cancelled() and relay.exception() is None:
+            await end_stream(send)
+
+    async def _relay(self, stream: StreamingCall, events: AnthropicEvents, send: Send) -> None:
+        state = stream.translator.state
+        try:
+            async for out in stream.events():
+                for event in events.feed(out, state.usage):
+                    await send_chunk(send, event)
+            for event in events.finish(state.usage):
+                await send_chunk(send, event)
+        except SwitchyardError as exc:  # headers are gone: the error travels as Anthropic's error event
+            await send_chunk(send, b"event: error\ndata: " + anthropic_error(exc) + b"\n\n")
+
+
+def _completion(body: bytes | None) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body or b"")
+    except orjson.JSONDecodeError:
+        raise UpstreamError("The upstream's answer is not valid JSON.", code="upstream_invalid_json") from None
+    if not isinstance(data, dict):
+        raise UpstreamError("The upstream's answer is not a JSON object.", code="upstream_invalid_json")
+    return data
