@@ -11,50 +11,27 @@ from switchyard.adapters.counters import MemoryCounters
 from switchyard.adapters.wire.base import Target
 from switchyard.domain.gateway import (
     ModelType,
-    Provider,
-    ProviderAuth,
     Router,
     RouterMode,
     Strategy,
-    Timeouts,
-    WireFormat,
 )
 from switchyard.services.gateway.balancer import Balancer, LatencyTracker, in_flight_key
 from switchyard.services.gateway.routing_table import Route
+from tests.targets import make_target
 
 DRAWS = 10_000
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def target(provider_id: int, *, weight: int = 1, priority: int = 0) -> Target:
-    provider = Provider(
-        id=provider_id,
-        name=f"p{provider_id}",
-        wire_format=WireFormat.openai,
-        base_url="http://upstream.test/v1",
-        paths={},
+    return make_target(
         upstream_model=f"m{provider_id}",
-        credential_id=None,
-        api_key_hint=None,
-        auth=ProviderAuth(),
-        timeouts=Timeouts(),
-        extra_headers={},
-        default_options={},
-        api_version=None,
+        api_key=None,
         weight=weight,
         priority=priority,
-        enabled=True,
-        max_in_flight=None,
-        context_length=None,
-        vector_size=None,
-        total_params_b=None,
-        active_params_b=None,
-        hosting_zone="WOR",
-        capabilities=[],
-        created_at=NOW,
-        updated_at=NOW,
+        id=provider_id,
+        name=f"p{provider_id}",
     )
-    return Target(provider=provider, api_key=None, weight=weight, priority=priority)
 
 
 def route(

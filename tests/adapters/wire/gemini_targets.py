@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
@@ -12,42 +10,16 @@ import orjson
 
 from switchyard.adapters.wire.base import Target
 from switchyard.adapters.wire.gemini import GeminiAdapter
-from switchyard.domain.gateway import Operation, Provider, ProviderAuth, Timeouts, WireFormat
+from switchyard.domain.gateway import Operation, WireFormat
+from tests.targets import make_target
 
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 WIRE = GeminiAdapter()
 
 
 def target(upstream_model: str = "gemini-2.0-flash", **fields: Any) -> Target:
-    now = datetime.now(UTC)
-    provider = Provider(
-        id=1,
-        name="gemini",
-        wire_format=WireFormat.gemini,
-        base_url=BASE,
-        paths={},
-        upstream_model=upstream_model,
-        credential_id=None,
-        api_key_hint=None,
-        auth=ProviderAuth(),
-        timeouts=Timeouts(),
-        extra_headers={},
-        default_options={},
-        api_version=None,
-        weight=1,
-        priority=0,
-        enabled=True,
-        max_in_flight=None,
-        context_length=None,
-        vector_size=None,
-        total_params_b=None,
-        active_params_b=None,
-        hosting_zone="WOR",
-        capabilities=[],
-        created_at=now,
-        updated_at=now,
-    )
-    return Target(replace(provider, **fields), api_key="gm-secret", weight=1, priority=0)
+    values = {"name": "gemini", "upstream_model": upstream_model, "base_url": BASE}
+    return make_target(WireFormat.gemini, api_key="gm-secret", **(values | fields))
 
 
 def sent(operation: Operation, body: dict[str, Any], *, stream: bool = False, at: Target | None = None) -> Any:

@@ -9,13 +9,14 @@ stream has started.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from switchyard.adapters.wire.openai import parse_object
+from switchyard.api.gateway.client_watch import relay_unless_gone, unless_gone
 from switchyard.api.gateway.errors import anthropic_error, error_headers
 from switchyard.api.gateway.openai_front import authenticate, check_serves, parse_json_object, resolve_route
 from switchyard.api.gateway.wire_http import (
@@ -29,7 +30,7 @@ from switchyard.api.gateway.wire_http import (
     start_stream,
 )
 from switchyard.domain.gateway import Operation
-from switchyard.errors import SwitchyardError, UpstreamError
+from switchyard.errors import SwitchyardError
 from switchyard.services.gateway.anthropic_translation import AnthropicEvents, anthropic_message, openai_request
 from switchyard.services.gateway.dispatch import CallRecord, StreamingCall
 from switchyard.services.platform import Platform
@@ -37,11 +38,6 @@ from switchyard.services.platform import Platform
 
 def _headers(rid: str, overhead_ms: float, extra: Headers | None = None) -> Headers:
     return common_headers(rid, overhead_ms, [(b"request-id", rid.encode()), *(extra or [])])
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 class AnthropicFront:
@@ -67,18 +63,12 @@ class AnthropicFront:
         if body.get("stream"):
             await self._stream(record, body, rid, receive, send)
             return
-        call = asyncio.ensure_future(self.platform.gateway.call(record, body))
-        watcher = asyncio.ensure_future(_until_disconnect(receive))
-        try:
-            await asyncio.wait((call, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-        if not call.done():  # the client went away: so does the upstream request
-            call.cancel()
+        call = await unless_gone(receive, self.platform.gateway.call(record, body))
+        if call is None:  # the client went away: so did the upstream request
             return
         try:
             answer = call.result()
-            completion = answer.data if answer.data is not None else _completion(answer.body)
+            completion = answer.data if answer.data is not None else parse_object(answer.body or b"")
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
             return
@@ -92,17 +82,7 @@ class AnthropicFront:
             await self._fail(send, rid, record.started, exc)
             return
         await start_stream(send, _headers(rid, record.overhead_ms()))
-        relay = asyncio.ensure_future(self._relay(stream, AnthropicEvents(body["model"]), send))
-        watcher = asyncio.ensure_future(_until_disconnect(receive))
-        try:
-            await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-            if not relay.done():  # the client went away mid-stream: stop reading the upstream
-                relay.cancel()
-                await asyncio.gather(relay, return_exceptions=True)
-            await stream.aclose()
-        if relay.done() and not relay.cancelled() and relay.exception() is None:
+        if await relay_unless_gone(receive, self._relay(stream, AnthropicEvents(body["model"]), send), stream):
             await end_stream(send)
 
     async def _relay(self, stream: StreamingCall, events: AnthropicEvents, send: Send) -> None:
@@ -115,13 +95,3 @@ class AnthropicFront:
                 await send_chunk(send, event)
         except SwitchyardError as exc:  # headers are gone: the error travels as Anthropic's error event
             await send_chunk(send, b"event: error\ndata: " + anthropic_error(exc) + b"\n\n")
-
-
-def _completion(body: bytes | None) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body or b"")
-    except orjson.JSONDecodeError:
-        raise UpstreamError("The upstream's answer is not valid JSON.", code="upstream_invalid_json") from None
-    if not isinstance(data, dict):
-        raise UpstreamError("The upstream's answer is not a JSON object.", code="upstream_invalid_json")
-    return data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from switchyard.adapters.wire.sse import DONE
+from switchyard.api.gateway.client_watch import relay_unless_gone, unless_gone
 from switchyard.api.gateway.errors import error_headers, openai_error
 from switchyard.api.gateway.multipart_form import parse_form
 from switchyard.api.gateway.wire_http import (
@@ -124,11 +124,6 @@ def check_serves(route: Route, operation: Operation) -> None:
         )
 
 
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
 class OpenAIFront:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
@@ -166,14 +161,8 @@ class OpenAIFront:
             options = data.get("stream_options") or {}
             await self._stream(record, data, bool(options.get("include_usage")), rid, receive, send)
             return
-        call = asyncio.ensure_future(self.platform.gateway.call(record, data))
-        watcher = asyncio.ensure_future(_until_disconnect(receive))
-        try:
-            await asyncio.wait((call, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-        if not call.done():  # the client went away: so does the upstream request
-            call.cancel()
+        call = await unless_gone(receive, self.platform.gateway.call(record, data))
+        if call is None:  # the client went away: so did the upstream request
             return
         try:
             answer = call.result()
@@ -193,17 +182,7 @@ class OpenAIFront:
             await self._fail(send, rid, record.started, exc)
             return
         await start_stream(send, common_headers(rid, record.overhead_ms()))
-        relay = asyncio.ensure_future(self._relay(stream, send))
-        watcher = asyncio.ensure_future(_until_disconnect(receive))
-        try:
-            await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-            if not relay.done():  # the client went away mid-stream: stop reading the upstream
-                relay.cancel()
-                await asyncio.gather(relay, return_exceptions=True)
-            await stream.aclose()
-        if relay.done() and not relay.cancelled() and relay.exception() is None:
+        if await relay_unless_gone(receive, self._relay(stream, send), stream):
             await end_stream(send)
 
     async def _relay(self, stream: StreamingCall, send: Send) -> None:
