@@ -123,3 +123,20 @@ async def test_a_stream_broken_after_the_first_byte_ends_with_an_error_event(
             received.append(chunk)
     assert received  # something reached the client first, so no other provider was tried
     assert mock_upstream.received(model=backup_model) == []
+
+
+async def test_retry_on_chooses_what_moves_on_to_the_next_provider(
+    models: ModelFactory, client: httpx.AsyncClient, admin_headers: H, mock_upstream: MockUpstream
+) -> None:
+    bad, good = await models.provider(unique("bad-fail-503")), await models.provider(unique("healthy"))
+    router = await models.router("picky", [bad, good], mode="fallback", retry_on=["timeout", "429"])
+    assert router["retry_on"] == ["429", "timeout"]
+    body = {"model": "picky", "messages": HELLO}
+    refused = await client.post("/v1/chat/completions", json=body, headers=admin_headers)
+    assert refused.status_code == 503  # a 5xx, and the router does not move on after 5xx
+    await client.patch(f"/api/v1/routers/{router['id']}", json={"retry_on": ["5xx"]}, headers=admin_headers)
+    assert (await client.post("/v1/chat/completions", json=body, headers=admin_headers)).status_code == 200
+    invalid = await client.patch(
+        f"/api/v1/routers/{router['id']}", json={"retry_on": ["always"]}, headers=admin_headers
+    )
+    assert invalid.status_code == 422 and invalid.json()["error"]["param"] == "retry_on.0"

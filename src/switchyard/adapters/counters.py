@@ -48,8 +48,12 @@ return value
 
 
 class RedisCounters:
-    def __init__(self, url: str, *, prefix: str = "switchyard:counter:", ttl: int = 900) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
+    def __init__(
+        self, url: str, *, prefix: str = "switchyard:counter:", ttl: int = 900, max_connections: int = 64
+    ) -> None:
+        # A blocking pool: under a burst, requests wait a moment for a connection instead of failing.
+        self._pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
+        self._client: aioredis.Redis = aioredis.Redis(connection_pool=self._pool)
         self._prefix = prefix
         self._ttl = ttl
         self._add = self._client.register_script(_ADD)
@@ -65,3 +69,4 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._pool.aclose()

@@ -17,6 +17,9 @@ import aiohttp
 
 from switchyard.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
+CONNECT_ERROR = "upstream_connect_error"
+"""The code of errors where no answer came at all: refused, reset or closed connections."""
+
 
 @dataclass(slots=True)
 class UpstreamRequest:
@@ -66,9 +69,13 @@ class UpstreamPool:
         except TimeoutError:
             raise UpstreamTimeout("The upstream did not answer in time.") from None
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamUnavailable(f"Could not connect to the upstream ({exc.os_error}).") from None
+            raise UpstreamUnavailable(
+                f"Could not connect to the upstream ({exc.os_error}).", code=CONNECT_ERROR
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamUnavailable(f"The upstream connection failed ({type(exc).__name__}).") from None
+            raise UpstreamUnavailable(
+                f"The upstream connection failed ({type(exc).__name__}).", code=CONNECT_ERROR
+            ) from None
         try:
             yield response
         finally:

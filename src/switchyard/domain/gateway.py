@@ -44,6 +44,15 @@ class RouterMode(StrEnum):
     fallback = "fallback"
 
 
+class RetryOn(StrEnum):
+    """What makes a request move on to the router's next provider."""
+
+    connect_error = "connect_error"
+    timeout = "timeout"
+    rate_limited = "429"
+    server_error = "5xx"
+
+
 class Strategy(StrEnum):
     weighted = "weighted"
     round_robin = "round_robin"
@@ -123,5 +132,6 @@ class Router:
     usage_extras: bool
     enabled: bool
     providers: list[RouterMember] = field(default_factory=list)
+    retry_on: frozenset[RetryOn] = frozenset(RetryOn)
     created_at: datetime | None = None
     updated_at: datetime | None = None

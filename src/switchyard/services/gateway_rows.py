@@ -6,6 +6,7 @@ from switchyard.domain.gateway import (
     ModelType,
     Provider,
     ProviderAuth,
+    RetryOn,
     Router,
     RouterMember,
     RouterMode,
@@ -64,6 +65,7 @@ def router_to_domain(row: RouterRow, members: list[RouterProviderRow]) -> Router
         cost_completion_tokens=row.cost_completion_tokens,
         usage_extras=row.usage_extras,
         enabled=row.enabled,
+        retry_on=frozenset(RetryOn(value) for value in row.retry_on),
         providers=[
             RouterMember(m.provider_id, m.weight, m.priority) for m in sorted(members, key=lambda m: m.position)
         ],

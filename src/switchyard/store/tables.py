@@ -212,6 +212,7 @@ class RouterRow(Timestamped, Base):
     cost_completion_tokens: Mapped[float] = mapped_column(Float, default=0.0)
     usage_extras: Mapped[bool] = mapped_column(default=False)
     enabled: Mapped[bool] = mapped_column(default=True)
+    retry_on: Mapped[list[Any]] = mapped_column(default=lambda: ["connect_error", "timeout", "429", "5xx"])
 
 
 class RouterProviderRow(Base):

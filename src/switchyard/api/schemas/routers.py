@@ -3,11 +3,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from switchyard.api.schemas.common import Description, Money, PatchModel, PublicModel, RequestModel
 from switchyard.api.schemas.providers import Priority, Weight
-from switchyard.domain.gateway import ModelType, Router, RouterMember, RouterMode, Strategy
+from switchyard.domain.gateway import ModelType, RetryOn, Router, RouterMember, RouterMode, Strategy
+
+RETRY_ON = "What moves a request on to the next provider: connect_error, timeout (before the first byte), 429, 5xx."
+
+
+def _distinct_sorted(values: list[RetryOn]) -> list[RetryOn]:
+    return sorted(set(values))
+
+
+RetrySet = Annotated[list[RetryOn], AfterValidator(_distinct_sorted)]
 
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s]{1,200}$")]
 
@@ -43,9 +52,10 @@ class RouterCreate(RequestModel):
     cost_completion_tokens: Money = Field(0.0, description="Price of one million completion tokens.")
     usage_extras: bool = Field(False, description="Add `cost` and `carbon` to the `usage` object of answers.")
     enabled: bool = True
+    retry_on: RetrySet = Field(default_factory=lambda: sorted(RetryOn), description=RETRY_ON)
 
     def column_values(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"providers"})
+        return self.model_dump(mode="json", exclude={"providers"})
 
     def members(self) -> list[RouterMember]:
         return [m.to_domain() for m in self.providers]
@@ -65,6 +75,7 @@ class RouterUpdate(PatchModel):
             "cost_completion_tokens",
             "usage_extras",
             "enabled",
+            "retry_on",
         }
     )
     name: ModelName | None = None
@@ -78,9 +89,10 @@ class RouterUpdate(PatchModel):
     cost_completion_tokens: Money | None = None
     usage_extras: bool | None = None
     enabled: bool | None = None
+    retry_on: RetrySet | None = Field(None, description=RETRY_ON)
 
     def column_changes(self) -> dict[str, Any]:
-        changes = self.changes()
+        changes = self.model_dump(mode="json", exclude_unset=True)
         changes.pop("providers", None)
         return changes
 
@@ -108,9 +120,12 @@ class RouterPublic(PublicModel):
     cost_completion_tokens: float
     usage_extras: bool
     enabled: bool
+    retry_on: list[RetryOn]
     created_at: datetime | None
     updated_at: datetime | None
 
     @classmethod
     def from_router(cls, router: Router) -> RouterPublic:
-        return cls.from_domain(router)
+        public = cls.from_domain(router)
+        public.retry_on = sorted(router.retry_on)
+        return public

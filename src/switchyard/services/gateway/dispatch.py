@@ -19,11 +19,11 @@ from typing import Any
 import aiohttp
 
 from switchyard.adapters.counters import Counters
-from switchyard.adapters.upstream import CallTimeouts, UpstreamPool, iter_chunks, read_body
+from switchyard.adapters.upstream import CONNECT_ERROR, CallTimeouts, UpstreamPool, iter_chunks, read_body
 from switchyard.adapters.wire.base import Answer, StreamTranslator, Target, Usage, WireAdapter
 from switchyard.adapters.wire.registry import adapter as adapter_for
-from switchyard.domain.gateway import Operation, Strategy
-from switchyard.errors import RateLimited, SwitchyardError, UpstreamError, UpstreamUnavailable
+from switchyard.domain.gateway import Operation, RetryOn, Strategy
+from switchyard.errors import RateLimited, SwitchyardError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from switchyard.services.gateway.balancer import Balancer, LatencyTracker, in_flight_key
 from switchyard.services.gateway.breaker import CircuitBreaker
 from switchyard.services.gateway.routing_table import Route
@@ -193,6 +193,8 @@ class Gateway:
                     content_type = response.headers.get("Content-Type", "")
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
+                if not self._may_retry(record, exc):
+                    raise
                 continue
             finally:
                 record.upstream_seconds += time.perf_counter() - began
@@ -205,7 +207,7 @@ class Gateway:
                     answer = wire.answer(record.operation, status, payload, target, sent)
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
-                if not exc.retryable:
+                if not self._may_retry(record, exc):
                     raise
                 continue
             record.usage = answer.usage
@@ -214,6 +216,21 @@ class Gateway:
             self.finished(target, record, failed=False)
             return answer
         raise self._exhausted(record, last)
+
+    @staticmethod
+    def _may_retry(record: CallRecord, exc: SwitchyardError) -> bool:
+        """Whether to move on to the next provider: the error allows it and the router's ``retry_on`` names it."""
+        if not exc.retryable:
+            return False
+        if exc.code == CONNECT_ERROR:
+            kind = RetryOn.connect_error
+        elif isinstance(exc, UpstreamTimeout):
+            kind = RetryOn.timeout
+        elif isinstance(exc, RateLimited):
+            kind = RetryOn.rate_limited
+        else:
+            kind = RetryOn.server_error
+        return kind in record.route.router.retry_on
 
     def _failed(self, target: Target, exc: SwitchyardError, record: CallRecord) -> SwitchyardError:
         record.error, record.status = exc, exc.status
@@ -242,7 +259,7 @@ class Gateway:
             except SwitchyardError as exc:
                 await stack.aclose()
                 last = self._failed(target, exc, record)
-                if not exc.retryable:
+                if not self._may_retry(record, exc):
                     raise
                 continue
             except BaseException:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("cost_completion_tokens", sa.Float(), nullable=False),
         sa.Column("usage_extras", sa.Boolean(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("retry_on", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
