@@ -17,12 +17,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD
+from tests.mock_upstream.server import MockUpstream
 
 STARTUP_LIMIT = 45.0
 STOP_LIMIT = 15.0
@@ -113,3 +118,51 @@ def switchyard_server_factory(tmp_path: Path) -> Iterator[StartServer]:
     finally:
         for server in started:
             server.stop()
+
+
+@dataclass
+class Gateway:
+    server: ServerProcess
+    upstream: MockUpstream
+
+    @property
+    def v1(self) -> str:
+        return f"{self.server.url}/v1"
+
+    def add_model(self, name: str, upstream_model: str, model_type: str = "text-generation") -> dict[str, Any]:
+        """A provider on the mock upstream and a router named ``name`` over it, created over HTTP."""
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        with httpx.Client(base_url=self.server.url, headers=headers, timeout=10) as http:
+            provider = http.post(
+                "/api/v1/providers",
+                json={
+                    "name": f"{name}-provider",
+                    "wire_format": "openai",
+                    "base_url": f"{self.upstream.url}/v1",
+                    "upstream_model": upstream_model,
+                    "api_key": "sk-e2e-upstream-secret",
+                    "context_length": 8192,
+                },
+            )
+            assert provider.status_code == 201, provider.text
+            router = http.post(
+                "/api/v1/routers",
+                json={
+                    "name": name,
+                    "aliases": [f"{name}-alias"],
+                    "model_type": model_type,
+                    "providers": [{"provider_id": provider.json()["id"]}],
+                },
+            )
+            assert router.status_code == 201, router.text
+        return dict(provider.json())
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def gateway(switchyard_server_factory: StartServer, tmp_path: Path, mock_upstream: MockUpstream) -> Gateway:
+    env = server_environment(SWITCHYARD_ADMIN_KEY=ADMIN_KEY, SWITCHYARD_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    return Gateway(switchyard_server_factory(tmp_path / "data", env), mock_upstream)

@@ -8,20 +8,16 @@ import json
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD
-from tests.e2e.conftest import ServerProcess, StartServer, free_port, server_environment, switchyard_executable
+from tests.conftest import ADMIN_KEY
+from tests.e2e.conftest import Gateway, free_port, server_environment, switchyard_executable, unique
 from tests.mock_upstream.openai_dialect import WORDS, vector
-from tests.mock_upstream.server import MockUpstream
 
 HELLO = [{"role": "user", "content": "hi"}]
 ANSWER = "".join(WORDS)
@@ -31,54 +27,6 @@ COMMAND_LIMIT = 60.0
 PROXY_LIMIT = 15.0
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@dataclass
-class Gateway:
-    server: ServerProcess
-    upstream: MockUpstream
-
-    @property
-    def v1(self) -> str:
-        return f"{self.server.url}/v1"
-
-    def add_model(self, name: str, upstream_model: str, model_type: str = "text-generation") -> dict[str, Any]:
-        """A provider on the mock upstream and a router named ``name`` over it, created over HTTP."""
-        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        with httpx.Client(base_url=self.server.url, headers=headers, timeout=10) as http:
-            provider = http.post(
-                "/api/v1/providers",
-                json={
-                    "name": f"{name}-provider",
-                    "wire_format": "openai",
-                    "base_url": f"{self.upstream.url}/v1",
-                    "upstream_model": upstream_model,
-                    "api_key": "sk-e2e-upstream-secret",
-                    "context_length": 8192,
-                },
-            )
-            assert provider.status_code == 201, provider.text
-            router = http.post(
-                "/api/v1/routers",
-                json={
-                    "name": name,
-                    "aliases": [f"{name}-alias"],
-                    "model_type": model_type,
-                    "providers": [{"provider_id": provider.json()["id"]}],
-                },
-            )
-            assert router.status_code == 201, router.text
-        return dict(provider.json())
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def gateway(switchyard_server_factory: StartServer, tmp_path: Path, mock_upstream: MockUpstream) -> Gateway:
-    env = server_environment(SWITCHYARD_ADMIN_KEY=ADMIN_KEY, SWITCHYARD_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    return Gateway(switchyard_server_factory(tmp_path / "data", env), mock_upstream)
 
 
 @pytest.fixture
