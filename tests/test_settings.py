@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from switchyard.services.sealing import ConfigurationError, resolve_secret_key
+from switchyard.errors import ConfigurationError
+from switchyard.services.sealing import resolve_secret_key
 from switchyard.settings import Settings
 
 

@@ -9,11 +9,13 @@ Services and adapters raise these; the HTTP layer turns them into a status and t
     ├── Unauthenticated                   401  authentication_error
     ├── PermissionDenied                  403  permission_error
     ├── NotFound                          404  not_found_error
+    ├── MethodNotAllowed                  405  invalid_request_error / method_not_allowed
     ├── Conflict                          409  conflict_error
     ├── PayloadTooLarge                   413  invalid_request_error / payload_too_large
     ├── ValidationFailed                  422  invalid_request_error / validation_error
     ├── RateLimited                       429  rate_limit_error
     ├── UpstreamRejected                  4xx  the upstream refused the client's input: its status, passed on
+    ├── ConfigurationError                500  the server cannot start with these settings
     └── UpstreamError                     502  upstream_error
         ├── UpstreamUnavailable           503  service_unavailable
         └── UpstreamTimeout               504  timeout_error
@@ -83,6 +85,12 @@ class NotFound(SwitchyardError):
     code = "not_found"
 
 
+class MethodNotAllowed(SwitchyardError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
 class Conflict(SwitchyardError):
     status = 409
     type = "conflict_error"
@@ -105,6 +113,10 @@ class RateLimited(SwitchyardError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class ConfigurationError(SwitchyardError):
+    """The server cannot start with these settings."""
 
 
 class UpstreamRejected(SwitchyardError):

@@ -72,8 +72,8 @@ def serve(
 
 
 def build_platform(settings: Settings) -> Platform:
+    from switchyard.errors import ConfigurationError
     from switchyard.services.platform import Platform
-    from switchyard.services.sealing import ConfigurationError
 
     try:
         return Platform.build(settings)

@@ -11,7 +11,8 @@ from typing import Any
 from switchyard.domain.identity import Profile
 from switchyard.errors import PermissionDenied
 from switchyard.services import audit, roles, users
-from switchyard.services.passwords import hash_password, verify_password
+from switchyard.services.crud import apply_changes
+from switchyard.services.passwords import verify_password
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
 from switchyard.store.rows import flush_unique, get_or_404
@@ -45,14 +46,11 @@ async def update_profile(platform: Platform, caller: Caller, changes: dict[str, 
             )
         if not await verify_password(stored_hash, current_password):
             raise PermissionDenied("current_password is wrong.", code="invalid_current_password")
-    if "password" in changes:
-        changes["password_hash"] = await hash_password(changes.pop("password"))
+    changes = await users.with_password_hashed(changes)
     async with platform.identity_change() as session:
         user = await get_or_404(session, UserRow, _user_id(caller), "user")
-        for name, value in changes.items():
-            setattr(user, name, value)
+        apply_changes(user, changes)
         await flush_unique(session, "user", "email")
-        named = {("password" if k == "password_hash" else k): v for k, v in changes.items()}
-        audit.record(session, caller, "me.update", "user", user.id, audit.changed_fields(named))
+        audit.record(session, caller, "me.update", "user", user.id, users.audited_fields(changes))
         role = await get_or_404(session, RoleRow, user.role_id, "role")
         return Profile(users.to_domain(user), roles.to_domain(role))

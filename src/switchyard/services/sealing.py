@@ -12,14 +12,10 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
-from switchyard.errors import SwitchyardError
+from switchyard.errors import ConfigurationError
 from switchyard.settings import Settings
 
 SECRET_KEY_FILE = "secret.key"
-
-
-class ConfigurationError(SwitchyardError):
-    """The server cannot start with these settings."""
 
 
 class Sealer:

@@ -120,11 +120,21 @@ async def create_user(
     return to_domain(row)
 
 
-async def update_user(platform: Platform, caller: Caller, user_id: int, changes: dict[str, Any]) -> User:
+async def with_password_hashed(changes: dict[str, Any]) -> dict[str, Any]:
+    """Column changes: a new ``password`` becomes its ``password_hash``."""
     changes = dict(changes)
-    password = changes.pop("password", None) if "password" in changes else None
-    if password is not None:
-        changes["password_hash"] = await hash_password(password)
+    if changes.get("password") is not None:
+        changes["password_hash"] = await hash_password(changes.pop("password"))
+    return changes
+
+
+def audited_fields(changes: dict[str, Any]) -> str:
+    """The audit summary of column changes, naming a new hash 'password'."""
+    return audit.changed_fields({("password" if k == "password_hash" else k): v for k, v in changes.items()})
+
+
+async def update_user(platform: Platform, caller: Caller, user_id: int, changes: dict[str, Any]) -> User:
+    changes = await with_password_hashed(changes)
     async with platform.identity_change() as session:
         row = await get_or_404(session, UserRow, user_id, LABEL)
         await _check_within_reach(session, caller, row.role_id, "change this user")
@@ -137,8 +147,7 @@ async def update_user(platform: Platform, caller: Caller, user_id: int, changes:
             )
         apply_changes(row, changes)
         await flush_unique(session, LABEL, "email")
-        named = {("password" if k == "password_hash" else k): v for k, v in changes.items()}
-        audit.record(session, caller, "user.update", LABEL, user_id, audit.changed_fields(named))
+        audit.record(session, caller, "user.update", LABEL, user_id, audited_fields(changes))
     return to_domain(row)
 
 

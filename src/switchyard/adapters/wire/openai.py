@@ -33,10 +33,6 @@ def upstream_url(target: Target, operation: Operation, default_paths: dict[Opera
     return provider.base_url + provider.paths.get(operation.value, default_paths[operation])
 
 
-def auth_headers(target: Target) -> dict[str, str]:
-    return provider_headers(target)
-
-
 def error_message(payload: bytes) -> tuple[str, str | None, str | None, str | None]:
     """message, type, code, param of an OpenAI-style error body (or of whatever text came back)."""
     try:
@@ -115,11 +111,11 @@ class OpenAIAdapter:
     def build(self, operation: Operation, body: dict[str, Any], target: Target, *, stream: bool) -> UpstreamRequest:
         if FILES_KEY in body:
             url = upstream_url(target, operation, self.paths)
-            return UpstreamRequest("POST", url, auth_headers(target), form=form_data(body))
+            return UpstreamRequest("POST", url, provider_headers(target), form=form_data(body))
         if stream:
             options = body.get("stream_options")
             body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-        headers = auth_headers(target)
+        headers = provider_headers(target)
         headers["Content-Type"] = "application/json"
         return UpstreamRequest("POST", upstream_url(target, operation, self.paths), headers, orjson.dumps(body))
 

@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 
 from switchyard.adapters.upstream import UpstreamRequest
-from switchyard.adapters.wire.base import Answer, StreamTranslator, Target, Usage
+from switchyard.adapters.wire.base import Answer, StreamTranslator, Target, Usage, provider_headers
 from switchyard.adapters.wire.embedding_list import checked_vectors, embeddings_answer, encoding_format
-from switchyard.adapters.wire.openai import auth_headers, error_message, upstream_url
+from switchyard.adapters.wire.openai import error_message, upstream_url
 from switchyard.adapters.wire.rerank import estimate_tokens, parse_request, rerank_answer
 from switchyard.adapters.wire.upstream_errors import from_status
 from switchyard.domain.gateway import Operation
@@ -117,7 +117,7 @@ class TEIAdapter:
         if stream:
             raise BadRequest(f"{operation.value.capitalize()} cannot be streamed; omit 'stream'.", param="stream")
         payload = embed_request(body) if operation == Operation.embeddings else rerank_request(body)
-        headers = auth_headers(target)
+        headers = provider_headers(target)
         headers["Content-Type"] = "application/json"
         return UpstreamRequest("POST", upstream_url(target, operation, self.paths), headers, orjson.dumps(payload))
 

@@ -13,16 +13,10 @@ from switchyard.api.gateway.passthrough_front import PREFIX as PASSTHROUGH_PREFI
 from switchyard.api.gateway.passthrough_front import PassthroughFront
 from switchyard.api.gateway.wire_http import common_headers, request_id, send_bytes
 from switchyard.domain.gateway import Operation
-from switchyard.errors import NotFound, SwitchyardError
+from switchyard.errors import MethodNotAllowed, NotFound, SwitchyardError
 from switchyard.services.platform import Platform
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class MethodNotAllowed(SwitchyardError):
-    status = 405
-    type = "invalid_request_error"
-    code = "method_not_allowed"
 
 
 class InferenceDispatch:

@@ -45,7 +45,6 @@ class RoutingTable:
         self._by_name: dict[str, Route] = {}
         self._providers: dict[str, ProviderEntry] = {}
         self.routes: tuple[Route, ...] = ()
-        self.version = 0
         self._loading = asyncio.Lock()
 
     def get(self, name: str) -> Route | None:
@@ -64,7 +63,6 @@ class RoutingTable:
                 serving.setdefault(target.provider.name, (target, set()))[1].add(route.router.name)
         providers = {name: ProviderEntry(target, frozenset(names)) for name, (target, names) in serving.items()}
         self._by_name, self._providers, self.routes = by_name, providers, tuple(routes)
-        self.version += 1
 
     async def load(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
         """Loads run one at a time, so the table installed last was read last: a slow load that began

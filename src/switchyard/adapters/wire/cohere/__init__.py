@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 
 from switchyard.adapters.upstream import UpstreamRequest
-from switchyard.adapters.wire.base import Answer, Target
+from switchyard.adapters.wire.base import Answer, Target, provider_headers
 from switchyard.adapters.wire.cohere import embed_rerank
 from switchyard.adapters.wire.cohere.chat_request import chat_request
 from switchyard.adapters.wire.cohere.chat_response import chat_completion
 from switchyard.adapters.wire.cohere.stream import CohereStream
-from switchyard.adapters.wire.openai import auth_headers, error_message, parse_object, upstream_url
+from switchyard.adapters.wire.openai import error_message, parse_object, upstream_url
 from switchyard.adapters.wire.upstream_errors import from_status
 from switchyard.domain.gateway import Operation
 from switchyard.errors import BadRequest, SwitchyardError, UpstreamError
@@ -50,7 +50,7 @@ class CohereAdapter:
                 payload = embed_rerank.embed_request(body)
             else:
                 payload = embed_rerank.rerank_request(body)
-        headers = auth_headers(target)
+        headers = provider_headers(target)
         headers["Content-Type"] = "application/json"
         if stream:
             headers["Accept"] = "text/event-stream"

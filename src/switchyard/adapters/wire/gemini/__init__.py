@@ -26,10 +26,10 @@ from urllib.parse import quote
 import orjson
 
 from switchyard.adapters.upstream import UpstreamRequest
-from switchyard.adapters.wire.base import Answer, Target
+from switchyard.adapters.wire.base import Answer, Target, provider_headers
 from switchyard.adapters.wire.gemini import request, response
 from switchyard.adapters.wire.gemini.stream import GeminiStream
-from switchyard.adapters.wire.openai import auth_headers, parse_object
+from switchyard.adapters.wire.openai import parse_object
 from switchyard.domain.gateway import Operation, ProviderAuth
 from switchyard.errors import SwitchyardError
 
@@ -41,7 +41,7 @@ def resource_name(model: str) -> str:
 def headers(target: Target) -> dict[str, str]:
     provider = target.provider
     if provider.auth != ProviderAuth():
-        found = auth_headers(target)
+        found = provider_headers(target)
     else:
         found = dict(provider.extra_headers)
         if target.api_key:
