@@ -124,3 +124,11 @@ class WireAdapter(Protocol):
 
     def error(self, status: int, payload: bytes) -> SwitchyardError:
         """An upstream error answer in the exception tree (see ``errors.upstream_error``)."""
+
+
+class InProcessAdapter(WireAdapter, Protocol):
+    """A wire format served inside this process (the built-in models): no HTTP request is built or sent.
+
+    The gateway calls ``invoke`` instead of ``build``/``answer``; errors are raised from the exception tree."""
+
+    async def invoke(self, operation: Operation, body: dict[str, Any], target: Target) -> Answer: ...

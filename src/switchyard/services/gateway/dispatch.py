@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,6 +183,13 @@ class Gateway:
         last: SwitchyardError | None = None
         async for target, wire in self._attempts(record):
             sent = upstream_body(body, target)
+            invoke = getattr(wire, "invoke", None)
+            if invoke is not None:  # an InProcessAdapter: served here, no HTTP
+                answer = await self._invoke(record, target, invoke, sent)
+                if answer is None:
+                    last = record.error
+                    continue
+                return answer
             request = wire.build(record.operation, sent, target, stream=False)
             began = time.perf_counter()
             try:
@@ -216,6 +223,32 @@ class Gateway:
             self.finished(target, record, failed=False)
             return answer
         raise self._exhausted(record, last)
+
+    async def _invoke(
+        self,
+        record: CallRecord,
+        target: Target,
+        invoke: Callable[[Operation, dict[str, Any], Target], Awaitable[Answer]],
+        sent: dict[str, Any],
+    ) -> Answer | None:
+        """Calls an in-process adapter; None when it failed and the next provider may be tried."""
+        began = time.perf_counter()
+        try:
+            async with self._in_flight(record, target):
+                answer = await invoke(record.operation, sent, target)
+        except SwitchyardError as exc:
+            self._failed(target, exc, record)
+            if not self._may_retry(record, exc):
+                raise
+            return None
+        finally:
+            record.upstream_seconds += time.perf_counter() - began
+        record.first_byte_seconds = time.perf_counter() - began
+        record.usage = answer.usage
+        record.error, record.status = None, 200
+        record.finished_at = time.perf_counter()
+        self.finished(target, record, failed=False)
+        return answer
 
     @staticmethod
     def _may_retry(record: CallRecord, exc: SwitchyardError) -> bool:
