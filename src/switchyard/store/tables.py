@@ -66,6 +66,7 @@ class OrganizationRow(Timestamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     budget: Mapped[float | None] = mapped_column(Float)
+    spent: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class RoleRow(Timestamped, Base):
@@ -92,6 +93,9 @@ class UserRow(Timestamped, Base):
     budget: Mapped[float | None] = mapped_column(Float)
     expires_at: Mapped[datetime | None] = mapped_column()
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    limits: Mapped[list[Any]] = mapped_column(default=list)
+    """Rate limits of this user that apply on top of the role's (the most restrictive wins)."""
+    spent: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class ApiKeyRow(Base):
@@ -108,6 +112,10 @@ class ApiKeyRow(Base):
     allowed_routers: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    limits: Mapped[list[Any]] = mapped_column(default=list)
+    """Rate limits of this key, counted for the key alone, on top of its user's."""
+    budget: Mapped[float | None] = mapped_column(Float)
+    spent: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class SessionTokenRow(Base):
@@ -192,6 +200,8 @@ class ProviderRow(Timestamped, Base):
     total_params_b: Mapped[float | None] = mapped_column(Float)
     active_params_b: Mapped[float | None] = mapped_column(Float)
     hosting_zone: Mapped[str] = mapped_column(String(3), default="WOR")
+    datacenter_pue: Mapped[float] = mapped_column(Float, default=1.2)
+    datacenter_wue: Mapped[float] = mapped_column(Float, default=0.5)
     capabilities: Mapped[list[Any]] = mapped_column(default=list)
 
 
@@ -213,6 +223,9 @@ class RouterRow(Timestamped, Base):
     usage_extras: Mapped[bool] = mapped_column(default=False)
     enabled: Mapped[bool] = mapped_column(default=True)
     retry_on: Mapped[list[Any]] = mapped_column(default=lambda: ["connect_error", "timeout", "429", "5xx"])
+    rate_limit_rule: Mapped[str | None] = mapped_column(Text)
+    """A CEL expression choosing the bucket (or the limits) of this router's rate limits per request."""
+    max_queue_wait_seconds: Mapped[float] = mapped_column(Float, default=10.0)
 
 
 class RouterProviderRow(Base):
@@ -227,3 +240,36 @@ class RouterProviderRow(Base):
     weight: Mapped[int | None] = mapped_column(Integer)
     priority: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsageRecordRow(Base):
+    """One answered (or failed) inference request. Written in batches off the hot path."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_created_at", "created_at"),
+        Index("ix_usage_records_user_created", "user_id", "created_at"),
+        Index("ix_usage_records_key_created", "key_id", "created_at"),
+        Index("ix_usage_records_organization_created", "organization_id", "created_at"),
+        Index("ix_usage_records_router_created", "router", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    router: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    kwh: Mapped[float | None] = mapped_column(Float)
+    kgco2eq: Mapped[float | None] = mapped_column(Float)
