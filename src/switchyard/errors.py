@@ -13,7 +13,8 @@ Services and adapters raise these; the HTTP layer turns them into a status and t
     ├── Conflict                          409  conflict_error
     ├── PayloadTooLarge                   413  invalid_request_error / payload_too_large
     ├── ValidationFailed                  422  invalid_request_error / validation_error
-    ├── RateLimited                       429  rate_limit_error
+    ├── RateLimited                       429  rate_limit_error / rate_limit_exceeded
+    │   └── InsufficientQuota             429  insufficient_quota: a budget is spent
     ├── UpstreamRejected                  4xx  the upstream refused the client's input: its status, passed on
     ├── ConfigurationError                500  the server cannot start with these settings
     └── UpstreamError                     502  upstream_error
@@ -113,6 +114,11 @@ class RateLimited(SwitchyardError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class InsufficientQuota(RateLimited):
+    type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class ConfigurationError(SwitchyardError):

@@ -63,6 +63,34 @@ class Settings(BaseSettings):
         description="Redis URL (`redis://127.0.0.1:6379/0`) shared by several replicas for counters and cache "
         "invalidation. Unset: in-process state, invalidation by polling the database.",
     )
+    redis_prefix: str = Field(
+        "switchyard:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key and channel Switchyard uses; give each installation that shares "
+        "one Redis its own.",
+    )
+    usage_flush_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="Longest time a usage record waits in memory before it is written."
+    )
+    usage_batch_size: int = Field(500, ge=1, le=10_000, description="Usage records written per batch.")
+    usage_queue_size: int = Field(
+        100_000,
+        ge=100,
+        description="Usage records kept in memory while the database is slow or down; beyond, they are dropped "
+        "and counted (`switchyard_usage_records_dropped`).",
+    )
+    usage_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Usage records older than this many days are deleted (in bounded batches, hourly). "
+        "Unset: kept forever.",
+    )
+    metrics_require_key: bool = Field(
+        False,
+        description="Make `GET /metrics` (Prometheus) need an API key with the `read_metrics` permission. "
+        "Unset: public, like most scrape targets; keep it on a private network.",
+    )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes; larger answers 413."
     )
@@ -80,6 +108,48 @@ class Settings(BaseSettings):
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Log level of the server."
+    )
+    builtin_embeddings: bool = Field(
+        True,
+        description="Create the built-in embedding model `all-minilm-l6-v2` (a `local` provider and a router of that "
+        "name, 384 dimensions) at start when missing. Served in process; loaded on its first request.",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Where local models' ONNX exports are cached (made once per model folder). "
+        "Unset: `DATA_DIR/models`.",
+    )
+    local_max_batch: int = Field(
+        64, ge=1, le=2048, description="Most inputs a local model runs together when requests are batched."
+    )
+    local_batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="Longest a request to a local model waits for concurrent ones to join its batch, in ms.",
+    )
+    local_threads: int = Field(
+        0, ge=0, le=256, description="CPU threads each local model computes with. 0: one per core."
+    )
+    mlflow_enabled: bool = Field(
+        True,
+        description="Serve MLflow's tracking server and model registry at `/mlflow` (built on its first request) "
+        "and the experiment views under `/api/v1`.",
+    )
+    mlflow_backend_store_uri: str | None = Field(
+        None,
+        description="MLflow's backend store (a synchronous SQLAlchemy URL). Unset: SQLite at `DATA_DIR/mlflow.db`, "
+        "or on PostgreSQL the schema `mlflow` of Switchyard's database (through psycopg2).",
+    )
+    deployments_poll_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How often each process looks for deployments created, changed or deleted through another "
+        "process (each process loads its own model sessions).",
+    )
+    deployments_log_lines: int = Field(
+        200, ge=10, le=100_000, description="Log lines kept in memory per deployment (`GET …/deployments/{id}/logs`)."
     )
 
     @field_validator("secret_key", "admin_key", "admin_password")
@@ -99,6 +169,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'switchyard.db'}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,4 +1,4 @@
-"""The counters behind least-busy routing: the same contract in process and on a real Redis."""
+"""The counters behind least-busy routing and admission: the same contract in process and on a real Redis."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from switchyard.adapters.counters import Counters, MemoryCounters, RedisCounters
+from switchyard.adapters.counters import Change, Claim, Counters, MemoryCounters, RedisCounters
 from switchyard.services.gateway.balancer import in_flight_key
 from switchyard.services.platform import Platform
 from tests.conftest import ModelFactory
@@ -42,6 +42,43 @@ async def test_concurrent_adds_are_exact(counters: Counters) -> None:
     await asyncio.gather(*(counters.add("n", 1) for _ in range(200)))
     await asyncio.gather(*(counters.add("n", -1) for _ in range(50)))
     assert await counters.get_many(["n"]) == [150]
+
+
+async def test_claim_adds_all_or_nothing(counters: Counters) -> None:
+    claims = [Claim("rpm", 1, 2, 60), Claim("tpm", 10, 25, 60)]
+    assert (await counters.claim(claims)).values == [1, 10]
+    assert (await counters.claim(claims)).values == [2, 20]
+    refused = await counters.claim(claims)  # rpm would be 3 > 2: nothing is added anywhere
+    assert (refused.admitted, refused.refused, refused.values) == (False, 0, [2, 20])
+    assert await counters.get_many(["rpm", "tpm"]) == [2, 20]
+    big = await counters.claim([Claim("other", 1, None, 60), Claim("tpm", 6, 25, 60)])
+    assert (big.admitted, big.refused) == (False, 1)
+    assert await counters.get_many(["other"]) == [0]
+
+
+async def test_claim_starts_a_missing_key_from_its_seed(counters: Counters) -> None:
+    spent = Claim("budget", 5, 100, 60, seed=90)
+    assert (await counters.claim([spent])).values == [95]
+    assert (await counters.claim([spent])).values == [100]
+    assert not (await counters.claim([spent])).admitted
+
+
+async def test_concurrent_claims_never_pass_the_limit(counters: Counters) -> None:
+    verdicts = await asyncio.gather(*(counters.claim([Claim("window", 1, 100, 60)]) for _ in range(500)))
+    assert sum(v.admitted for v in verdicts) == 100
+    assert await counters.get_many(["window"]) == [100]
+
+
+async def test_settle_corrects_only_keys_that_exist(counters: Counters) -> None:
+    await counters.claim([Claim("tokens", 50, None, 60)])
+    await counters.settle([Change("tokens", -20, 60), Change("gone", 7, 60)])
+    assert await counters.get_many(["tokens", "gone"]) == [30, 0]
+
+
+async def test_claimed_keys_expire(counters: Counters) -> None:
+    await counters.claim([Claim("short", 1, None, 1)])
+    await asyncio.sleep(1.2)
+    assert await counters.get_many(["short"]) == [0]
 
 
 async def test_redis_counters_are_shared_and_expire(redis_url: str) -> None:

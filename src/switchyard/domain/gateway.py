@@ -15,6 +15,8 @@ class WireFormat(StrEnum):
     tei = "tei"
     cohere = "cohere"
     gemini = "gemini"
+    local = "local"
+    """Served in this process by the local runtime (``adapters/runtimes``); ``base_url`` names the model folder."""
 
 
 class Operation(StrEnum):
@@ -107,6 +109,9 @@ class Provider:
     capabilities: list[str]
     created_at: datetime
     updated_at: datetime
+    datacenter_pue: float = 1.2
+    """Power usage effectiveness of the data centre it runs in (carbon accounting)."""
+    datacenter_wue: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +140,7 @@ class Router:
     retry_on: frozenset[RetryOn] = frozenset(RetryOn)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    rate_limit_rule: str | None = None
+    """A CEL expression choosing the bucket or the limits of each request (``services/governance/rules.py``)."""
+    max_queue_wait_seconds: float = 10.0
+    """How long a request may wait for a provider with room when all are at their ``max_in_flight``."""

@@ -47,6 +47,8 @@ def provider_to_domain(row: ProviderRow, sealer: Sealer) -> Provider:
         active_params_b=row.active_params_b,
         hosting_zone=row.hosting_zone,
         capabilities=list(row.capabilities),
+        datacenter_pue=row.datacenter_pue,
+        datacenter_wue=row.datacenter_wue,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -71,4 +73,6 @@ def router_to_domain(row: RouterRow, members: list[RouterProviderRow]) -> Router
         ],
         created_at=row.created_at,
         updated_at=row.updated_at,
+        rate_limit_rule=row.rate_limit_rule,
+        max_queue_wait_seconds=row.max_queue_wait_seconds,
     )

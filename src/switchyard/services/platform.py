@@ -22,6 +22,9 @@ from switchyard.adapters.invalidation import (
 from switchyard.adapters.upstream import UpstreamPool
 from switchyard.services.gateway.dispatch import Gateway
 from switchyard.services.gateway.routing_table import RoutingTable
+from switchyard.services.governance.governor import Governor
+from switchyard.services.governance.metrics import GatewayMetrics
+from switchyard.services.governance.usage_writer import UsageWriter
 from switchyard.services.key_activity import KeyActivity
 from switchyard.services.principal_cache import PrincipalCache
 from switchyard.services.principal_loader import PrincipalLoader
@@ -45,6 +48,8 @@ class Platform:
     routing: RoutingTable
     gateway: Gateway
     counters: Counters
+    governor: Governor
+    metrics: GatewayMetrics
     _started: bool = field(default=False, init=False)
     _reloading: asyncio.Task[None] | None = field(default=None, init=False)
     _reload_again: bool = field(default=False, init=False)
@@ -54,11 +59,21 @@ class Platform:
         engine = create_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
         bus: InvalidationBus = (
-            RedisBus(settings.redis_url)
+            RedisBus(settings.redis_url, channel=f"{settings.redis_prefix}invalidate")
             if settings.redis_url
             else DatabaseEpochBus(sessions, settings.cache_poll_interval_seconds)
         )
-        counters: Counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+        counters: Counters = (
+            RedisCounters(settings.redis_url, prefix=f"{settings.redis_prefix}counter:")
+            if settings.redis_url
+            else MemoryCounters()
+        )
+        writer = UsageWriter(
+            sessions,
+            interval=settings.usage_flush_interval_seconds,
+            batch_size=settings.usage_batch_size,
+            max_queue=settings.usage_queue_size,
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -70,6 +85,8 @@ class Platform:
             routing=RoutingTable(),
             gateway=Gateway(UpstreamPool(), counters),
             counters=counters,
+            governor=Governor(counters, writer),
+            metrics=GatewayMetrics(),
         )
 
     async def start(self) -> None:
@@ -77,6 +94,7 @@ class Platform:
         self._started = True
         await self.bus.start(self._changed)
         self.key_activity.start()
+        self.governor.writer.start()
 
     def _changed(self, name: str | None) -> None:
         if name in (None, PRINCIPALS):
@@ -107,6 +125,8 @@ class Platform:
             self._reloading.cancel()
             await asyncio.gather(self._reloading, return_exceptions=True)
         await self.key_activity.close()
+        await self.governor.close()
+        await self.governor.writer.close()
         await self.bus.close()
         await self.gateway.pool.close()
         await self.counters.close()

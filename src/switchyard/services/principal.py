@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from switchyard.domain.governance import Budget, RateLimit
 from switchyard.services.permissions import Permission
 
 
@@ -23,7 +23,12 @@ class Principal:
     """Routers the key is scoped to; empty means every router the user may use."""
     expires_at: float | None = None
     """Earliest expiry (Unix time) of the token and the user, if any."""
-    limits: tuple[dict[str, Any], ...] = field(default=())
+    limits: tuple[RateLimit, ...] = field(default=())
+    """The role's rate limits."""
+    user_limits: tuple[RateLimit, ...] = field(default=())
+    key_limits: tuple[RateLimit, ...] = field(default=())
+    budgets: tuple[Budget, ...] = field(default=())
+    """The key's, the user's and the organization's budgets, those that are set."""
 
     @property
     def is_admin(self) -> bool:

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from switchyard.adapters.wire.openai import parse_object
 from switchyard.api.gateway.client_watch import relay_unless_gone, unless_gone
 from switchyard.api.gateway.errors import anthropic_error, error_headers
+from switchyard.api.gateway.governance_http import CLIENT_CLOSED, admit, ticket_headers
 from switchyard.api.gateway.openai_front import authenticate, check_serves, parse_json_object, resolve_route
 from switchyard.api.gateway.wire_http import (
     Headers,
@@ -33,6 +34,7 @@ from switchyard.domain.gateway import Operation
 from switchyard.errors import SwitchyardError
 from switchyard.services.gateway.anthropic_translation import AnthropicEvents, anthropic_message, openai_request
 from switchyard.services.gateway.dispatch import CallRecord, StreamingCall
+from switchyard.services.governance.governor import Ticket
 from switchyard.services.platform import Platform
 
 
@@ -56,34 +58,47 @@ class AnthropicFront:
             body = openai_request(parse_json_object(await read_body(receive, self.platform.settings.max_body_bytes)))
             route = resolve_route(self.platform, principal, body["model"])
             check_serves(route, Operation.chat)
+            ticket = await admit(self.platform, principal, route, Operation.chat, body, rid)
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
             return
         record = CallRecord(Operation.chat, route, started=started)
         if body.get("stream"):
-            await self._stream(record, body, rid, receive, send)
+            try:
+                await self._stream(ticket, record, body, rid, receive, send)
+            finally:
+                self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         call = await unless_gone(receive, self.platform.gateway.call(record, body))
         if call is None:  # the client went away: so did the upstream request
+            record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
+            self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         try:
             answer = call.result()
             completion = answer.data if answer.data is not None else parse_object(answer.body or b"")
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
+            self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         message = orjson.dumps(anthropic_message(completion, answer.usage, body["model"]))
-        await send_bytes(send, 200, message, _headers(rid, record.overhead_ms()))
+        overhead = record.overhead_ms()
+        await send_bytes(send, 200, message, _headers(rid, overhead, ticket_headers(ticket)))
+        self.platform.governor.finish(ticket, record, overhead)
 
-    async def _stream(self, record: CallRecord, body: dict[str, Any], rid: str, receive: Receive, send: Send) -> None:
+    async def _stream(
+        self, ticket: Ticket, record: CallRecord, body: dict[str, Any], rid: str, receive: Receive, send: Send
+    ) -> None:
         try:
             stream = await self.platform.gateway.open_stream(record, body, include_usage=True)
         except SwitchyardError as exc:
             await self._fail(send, rid, record.started, exc)
             return
-        await start_stream(send, _headers(rid, record.overhead_ms()))
+        await start_stream(send, _headers(rid, record.overhead_ms(), ticket_headers(ticket)))
         if await relay_unless_gone(receive, self._relay(stream, AnthropicEvents(body["model"]), send), stream):
             await end_stream(send)
+        elif record.error is None:
+            record.status = CLIENT_CLOSED
 
     async def _relay(self, stream: StreamingCall, events: AnthropicEvents, send: Send) -> None:
         state = stream.translator.state

@@ -13,6 +13,14 @@ from starlette.types import Receive, Scope, Send
 from switchyard.adapters.wire.sse import DONE
 from switchyard.api.gateway.client_watch import relay_unless_gone, unless_gone
 from switchyard.api.gateway.errors import error_headers, openai_error
+from switchyard.api.gateway.governance_http import (
+    CLIENT_CLOSED,
+    USAGE_EXTRA_OPERATIONS,
+    admit,
+    body_with_usage_extras,
+    event_with_usage_extras,
+    ticket_headers,
+)
 from switchyard.api.gateway.multipart_form import parse_form
 from switchyard.api.gateway.wire_http import (
     common_headers,
@@ -28,6 +36,7 @@ from switchyard.domain.gateway import ModelType, Operation
 from switchyard.errors import BadRequest, NotFound, SwitchyardError, Unauthenticated
 from switchyard.services.gateway.dispatch import CallRecord, StreamingCall
 from switchyard.services.gateway.routing_table import Route
+from switchyard.services.governance.governor import Ticket
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Principal
 
@@ -153,41 +162,65 @@ class OpenAIFront:
                 data = parse_json_object(raw)
             route = resolve_route(self.platform, principal, check_request(operation, data))
             check_serves(route, operation)
+            ticket = await admit(self.platform, principal, route, operation, data, rid)
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
             return
         record = CallRecord(operation, route, started=started)
         if data.get("stream") is True:
             options = data.get("stream_options") or {}
-            await self._stream(record, data, bool(options.get("include_usage")), rid, receive, send)
+            try:
+                await self._stream(ticket, record, data, bool(options.get("include_usage")), rid, receive, send)
+            finally:
+                self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         call = await unless_gone(receive, self.platform.gateway.call(record, data))
         if call is None:  # the client went away: so did the upstream request
+            record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
+            self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         try:
             answer = call.result()
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
+            self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         body = answer.body if answer.body is not None else orjson.dumps(answer.data)
+        if route.router.usage_extras and operation in USAGE_EXTRA_OPERATIONS:
+            body = body_with_usage_extras(self.platform, ticket, record, body)
         content_type = answer.content_type.encode("latin-1")
-        await send_bytes(send, 200, body, common_headers(rid, record.overhead_ms()), content_type)
+        overhead = record.overhead_ms()
+        await send_bytes(send, 200, body, common_headers(rid, overhead, ticket_headers(ticket)), content_type)
+        self.platform.governor.finish(ticket, record, overhead)
 
     async def _stream(
-        self, record: CallRecord, data: dict[str, Any], include_usage: bool, rid: str, receive: Receive, send: Send
+        self,
+        ticket: Ticket,
+        record: CallRecord,
+        data: dict[str, Any],
+        include_usage: bool,
+        rid: str,
+        receive: Receive,
+        send: Send,
     ) -> None:
         try:
             stream = await self.platform.gateway.open_stream(record, data, include_usage=include_usage)
         except SwitchyardError as exc:
             await self._fail(send, rid, record.started, exc)
             return
-        await start_stream(send, common_headers(rid, record.overhead_ms()))
-        if await relay_unless_gone(receive, self._relay(stream, send), stream):
-            await end_stream(send)
+        await start_stream(send, common_headers(rid, record.overhead_ms(), ticket_headers(ticket)))
+        extras = ticket if record.route.router.usage_extras and include_usage else None
+        if not await relay_unless_gone(receive, self._relay(stream, send, record, extras), stream):
+            if record.error is None:
+                record.status = CLIENT_CLOSED
+            return
+        await end_stream(send)
 
-    async def _relay(self, stream: StreamingCall, send: Send) -> None:
+    async def _relay(self, stream: StreamingCall, send: Send, record: CallRecord, extras: Ticket | None) -> None:
         try:
             async for event in stream.events():
+                if extras is not None:
+                    event = event_with_usage_extras(self.platform, extras, record, event)
                 await send_chunk(send, event)
         except SwitchyardError as exc:  # headers are gone: the error travels as an event, as vLLM does
             await send_chunk(send, b"data: " + openai_error(exc) + b"\n\n")

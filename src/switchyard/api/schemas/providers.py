@@ -7,8 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from switchyard.adapters.runtimes.sources import is_local_url, parse_source
 from switchyard.api.schemas.common import Name, PatchModel, PublicModel, RequestModel
 from switchyard.domain.gateway import Operation, Provider, WireFormat
 from switchyard.services.provider_test import ProviderTest
@@ -38,6 +47,9 @@ Priority = Annotated[int, Field(ge=0, le=1000, description="Fallback order: lowe
 
 
 def _base_url(value: str) -> str:
+    if is_local_url(value):  # a local model's folder (wire format local): local://<name> or file:///<path>
+        parse_source(value)
+        return value.rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
         raise ValueError("must be an http(s) URL without query or fragment, e.g. https://api.openai.com/v1")
@@ -99,6 +111,12 @@ class _ProviderFields(BaseModel):
     total_params_b: Params | None = None
     active_params_b: Params | None = None
     hosting_zone: Zone | None = None
+    datacenter_pue: Annotated[float, Field(ge=1.0, le=5.0)] | None = Field(
+        None, description="Power usage effectiveness of the data centre (carbon accounting; default 1.2)."
+    )
+    datacenter_wue: Annotated[float, Field(ge=0.0, le=20.0)] | None = Field(
+        None, description="Water usage effectiveness of the data centre, litres per kWh (default 0.5)."
+    )
     capabilities: list[Capability] | None = None
 
 
@@ -129,6 +147,8 @@ class ProviderCreate(_ProviderFields, RequestModel):
     priority: Priority = 0
     enabled: bool = True
     hosting_zone: Zone = "WOR"
+    datacenter_pue: Annotated[float, Field(ge=1.0, le=5.0)] = 1.2
+    datacenter_wue: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
     capabilities: list[Capability] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -137,7 +157,21 @@ class ProviderCreate(_ProviderFields, RequestModel):
             raise ValueError("give the upstream as exactly one of base_url or endpoint")
         if self.wire_format == WireFormat.azure_openai and not self.api_version:
             raise ValueError("azure_openai providers need api_version (e.g. 2024-10-21)")
+        if self.wire_format == WireFormat.local and self.base_url is None:
+            raise ValueError("local providers name their model in base_url: local://<name> or file:///<folder>")
         return self
+
+    @field_validator("base_url")
+    @classmethod
+    def _local_only_for_local(cls, value: str | None, info: ValidationInfo) -> str | None:
+        local = info.data.get("wire_format") == WireFormat.local
+        if value is not None and local != is_local_url(value):
+            raise ValueError(
+                "a local provider's base_url is local://<name> or file:///<folder>"
+                if local
+                else "local:// and file:// URLs are for providers of wire_format local"
+            )
+        return value
 
     def column_values(self) -> dict[str, Any]:
         values = _column_values(self, self.model_dump())
@@ -161,6 +195,8 @@ class ProviderUpdate(_ProviderFields, PatchModel):
             "priority",
             "enabled",
             "hosting_zone",
+            "datacenter_pue",
+            "datacenter_wue",
             "capabilities",
         }
     )
@@ -202,6 +238,8 @@ class ProviderPublic(PublicModel):
     total_params_b: float | None
     active_params_b: float | None
     hosting_zone: str
+    datacenter_pue: float
+    datacenter_wue: float
     capabilities: list[str]
     created_at: datetime
     updated_at: datetime

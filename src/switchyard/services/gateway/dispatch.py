@@ -45,6 +45,8 @@ class CallRecord:
     attempts: int = 0
     upstream_seconds: float = 0.0
     first_byte_seconds: float | None = None
+    first_token_at: float | None = None
+    """When a stream's first chunk arrived (``perf_counter``); None for whole answers."""
     usage: Usage | None = None
     status: int = 200
     error: SwitchyardError | None = None
@@ -115,6 +117,11 @@ class StreamingCall:
         self._closed = True
         record = self._record
         record.finished_at = time.perf_counter()
+        if record.usage is None:  # ended early (the client went away): count what was relayed
+            state = self.translator.state
+            record.usage = state.usage or (
+                Usage(completion_tokens=state.output_chunks) if state.output_chunks else None
+            )
         if record.target is not None:
             self._gateway.finished(record.target, record, failed=record.error is not None)
         await self._stack.aclose()
@@ -300,7 +307,8 @@ class Gateway:
                 raise
             finally:
                 record.upstream_seconds += time.perf_counter() - began
-            record.first_byte_seconds = time.perf_counter() - began
+            record.first_token_at = time.perf_counter()
+            record.first_byte_seconds = record.first_token_at - began
             record.error, record.status = None, 200
             translator = wire.stream(record.operation, target, include_usage=include_usage)
             return StreamingCall(self, record, stack, response, translator, first)

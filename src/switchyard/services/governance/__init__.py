@@ -1,0 +1,1 @@
+"""Governance of inference: rate limits, budgets, usage records, carbon, QoS and metrics."""

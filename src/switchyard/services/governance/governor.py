@@ -1,0 +1,246 @@
+"""Admission and accounting of one inference request: rate limits and budgets before, usage after.
+
+``admit`` runs before the call: it estimates the request's tokens and cost, asks the router's rule (if any) for
+the bucket, and claims every limit and budget that applies in one atomic counter operation — one round trip on
+Redis, none when nothing applies. A refused claim is a 429: ``rate_limit_exceeded`` with OpenAI's
+``x-ratelimit-*`` headers and ``Retry-After``, or ``insufficient_quota`` for a spent budget.
+
+``finish`` runs once the answer is known (for a stream: when it ended, also when the client went away): it
+settles the reservations with the real usage (batched, off the answer's path), queues the usage record and
+feeds the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from switchyard.adapters.counters import Change, Claim, Counters
+from switchyard.domain.gateway import Operation
+from switchyard.domain.governance import UsageRecord
+from switchyard.errors import InsufficientQuota, RateLimited
+from switchyard.services.gateway.dispatch import CallRecord
+from switchyard.services.gateway.routing_table import Route
+from switchyard.services.governance.budgets import BudgetClaim, budget_claims, cost, cost_micros, is_priced
+from switchyard.services.governance.carbon import footprint
+from switchyard.services.governance.rate_limits import LimitClaim, limit_claims, rate_headers
+from switchyard.services.governance.rules import Rule, RuleChoice
+from switchyard.services.governance.token_estimate import completion_allowance, estimate_prompt_tokens
+from switchyard.services.governance.usage_writer import PendingUsage, UsageWriter
+from switchyard.services.principal import Principal
+
+log = logging.getLogger(__name__)
+
+SETTLE_DELAY_SECONDS = 0.01
+"""Settlements finishing within this delay go to the counters together."""
+
+UsageObserver = Callable[[UsageRecord, float], None]
+"""Called with each finished request's record and the gateway's own overhead in ms (the metrics)."""
+
+
+@dataclass(slots=True)
+class Ticket:
+    """What ``admit`` reserved for a request, for ``finish`` to settle."""
+
+    principal: Principal
+    route: Route
+    operation: Operation
+    request_id: str
+    created_at: datetime
+    reserved_tokens: int = 0
+    reserved_micros: int = 0
+    token_claims: list[Claim] = field(default_factory=list)
+    budget_claims: list[Claim] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    """``x-ratelimit-*`` headers for the answer."""
+    finished: bool = False
+
+
+def _activation(principal: Principal, route: Route, operation: Operation, tokens: int) -> dict[str, Any]:
+    return {
+        "user": {
+            "id": principal.user_id,
+            "email": principal.email,
+            "role": principal.role_name,
+            "priority": principal.priority,
+        },
+        "key": {"id": principal.key_id} if principal.key_id is not None else None,
+        "organization": principal.organization_id,
+        "model": route.router.name,
+        "endpoint": operation.value,
+        "estimated_tokens": tokens,
+    }
+
+
+class Governor:
+    def __init__(self, counters: Counters, writer: UsageWriter, observer: UsageObserver | None = None) -> None:
+        self._counters = counters
+        self.writer = writer
+        self.observer = observer
+        self._rules: dict[str, Rule | None] = {}
+        self._pending: list[Change] = []
+        self._settling: asyncio.Task[None] | None = None
+
+    def _rule(self, source: str) -> Rule | None:
+        if source not in self._rules:
+            try:
+                self._rules[source] = Rule(source)
+            except ValueError:  # saved before validation existed, or by hand: no rule rather than no service
+                log.warning("ignoring the invalid rate-limit rule %r", source)
+                self._rules[source] = None
+        return self._rules[source]
+
+    def _choose(self, principal: Principal, route: Route, operation: Operation, tokens: int) -> RuleChoice | None:
+        source = route.router.rate_limit_rule
+        if not source:
+            return None
+        rule = self._rule(source)
+        return rule.choose(_activation(principal, route, operation, tokens)) if rule is not None else None
+
+    async def admit(
+        self, principal: Principal, route: Route, operation: Operation, body: dict[str, Any], request_id: str
+    ) -> Ticket:
+        ticket = Ticket(principal, route, operation, request_id, datetime.now(UTC))
+        router = route.router
+        priced = is_priced(router) and bool(principal.budgets)
+        if not (principal.limits or principal.user_limits or principal.key_limits or router.rate_limit_rule or priced):
+            return ticket
+        prompt = estimate_prompt_tokens(operation, body)
+        allowance = completion_allowance(body)
+        ticket.reserved_tokens = prompt + allowance
+        now = time.time()
+        limits = limit_claims(
+            principal, router, ticket.reserved_tokens, self._choose(principal, route, operation, prompt), now
+        )
+        budgets: list[BudgetClaim] = []
+        if priced:
+            ticket.reserved_micros = cost_micros(router, prompt, allowance)
+            budgets = budget_claims(principal.budgets, ticket.reserved_micros)
+        if not limits and not budgets:
+            return ticket
+        verdict = await self._counters.claim([c.claim for c in limits] + [b.claim for b in budgets])
+        values = verdict.values
+        if not verdict.admitted:
+            assert verdict.refused is not None
+            if verdict.refused >= len(limits):
+                raise self._spent(budgets[verdict.refused - len(limits)], values[verdict.refused])
+            raise self._limited(limits, values, verdict.refused, now)
+        ticket.headers = rate_headers(limits, values, now)
+        ticket.token_claims = [c.claim for c in limits if c.type.counts_tokens]
+        ticket.budget_claims = [b.claim for b in budgets]
+        # A budget claim reserves at least one micro-unit; settle exactly what was added.
+        if budgets:
+            ticket.reserved_micros = budgets[0].claim.amount
+        return ticket
+
+    @staticmethod
+    def _limited(limits: list[LimitClaim], values: list[int], refused: int, now: float) -> RateLimited:
+        limit = limits[refused]
+        used = values[refused]
+        wait = max(1, math.ceil(limit.resets_at - now))
+        unit = "tokens" if limit.type.counts_tokens else "requests"
+        if limit.claim.amount > limit.value:
+            message = (
+                f"Request too large for {limit.type.value} on this model: it needs {limit.claim.amount} {unit} "
+                f"and the limit is {limit.value}."
+            )
+        else:
+            message = (
+                f"Rate limit reached for {unit} ({limit.type.value}, {limit.scope.value} limit): limit "
+                f"{limit.value}, used {used}, requested {limit.claim.amount}. Please try again in {wait}s."
+            )
+        headers = rate_headers(limits, values[: len(limits)], now)
+        headers["Retry-After"] = str(wait)
+        return RateLimited(message, headers=headers)
+
+    @staticmethod
+    def _spent(claim: BudgetClaim, value: int) -> InsufficientQuota:
+        budget = claim.budget
+        return InsufficientQuota(
+            f"You exceeded your current quota: the {budget.scope.value} budget of {budget.amount:g} is spent "
+            f"({value / 1_000_000:g} used or reserved). Ask an administrator to raise it.",
+        )
+
+    def usage_extras(self, ticket: Ticket, record: CallRecord, prompt: int, completion: int) -> dict[str, Any]:
+        """``cost`` and ``carbon`` for a router that adds them to the answer's ``usage`` object."""
+        extras: dict[str, Any] = {"cost": cost(ticket.route.router, prompt, completion)}
+        impact = footprint(record.target.provider, completion, record.latency_seconds) if record.target else None
+        extras["carbon"] = {"kWh": impact.kwh, "kgCO2eq": impact.kgco2eq} if impact else None
+        return extras
+
+    def finish(self, ticket: Ticket, record: CallRecord, overhead_ms: float) -> None:
+        if ticket.finished:
+            return
+        ticket.finished = True
+        router = ticket.route.router
+        usage = record.usage
+        prompt, completion, cached = (
+            (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) if usage else (0, 0, 0)
+        )
+        changes: list[Change] = []
+        used_tokens = prompt + completion
+        if used_tokens != ticket.reserved_tokens:
+            changes += [Change(c.key, used_tokens - ticket.reserved_tokens, c.ttl) for c in ticket.token_claims]
+        if ticket.budget_claims:
+            spent = cost_micros(router, prompt, completion)
+            if spent != ticket.reserved_micros:
+                changes += [Change(c.key, spent - ticket.reserved_micros, c.ttl) for c in ticket.budget_claims]
+        if changes:
+            self._settle(changes)
+        provider = record.target.provider if record.target is not None else None
+        ttft = (record.first_token_at - record.started) * 1000 if record.first_token_at is not None else None
+        entry = UsageRecord(
+            request_id=ticket.request_id,
+            created_at=ticket.created_at,
+            user_id=ticket.principal.user_id,
+            key_id=ticket.principal.key_id,
+            organization_id=ticket.principal.organization_id,
+            router=router.name,
+            provider=provider.name if provider else None,
+            endpoint=ticket.operation.value,
+            status=record.status,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            cost=cost(router, prompt, completion),
+            latency_ms=record.latency_seconds * 1000,
+            ttft_ms=ttft,
+            kwh=None,
+            kgco2eq=None,
+        )
+        self.writer.submit(PendingUsage(entry, provider))
+        if self.observer is not None:
+            self.observer(entry, overhead_ms)
+
+    def refused(self, principal: Principal, route: Route, operation: Operation, request_id: str, status: int) -> None:
+        """Records a request that was refused before any call (a limit or a spent budget)."""
+        record = CallRecord(operation, route)
+        record.status = status
+        record.finished_at = record.started
+        self.finish(Ticket(principal, route, operation, request_id, datetime.now(UTC)), record, 0.0)
+
+    def _settle(self, changes: list[Change]) -> None:
+        self._pending += changes
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.create_task(self._flush_settlements(), name="switchyard-settle")
+
+    async def _flush_settlements(self) -> None:
+        await asyncio.sleep(SETTLE_DELAY_SECONDS)
+        while self._pending:
+            pending, self._pending = self._pending, []
+            try:
+                await self._counters.settle(pending)
+            except Exception:  # the reservations stay as they were: limits err on the safe side
+                log.warning("could not settle %d counter changes", len(pending), exc_info=True)
+
+    async def close(self) -> None:
+        if self._settling is not None:
+            await asyncio.gather(self._settling, return_exceptions=True)
+        if self._pending:
+            await self._flush_settlements()
