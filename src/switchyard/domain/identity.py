@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,8 @@ class User:
     priority: int
     created_at: datetime
     updated_at: datetime
+    limits: list[dict[str, Any]] = field(default_factory=list)
+    spent: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class ApiKey:
     allowed_routers: list[str]
     created_at: datetime
     last_used_at: datetime | None
+    limits: list[dict[str, Any]] = field(default_factory=list)
+    budget: float | None = None
+    spent: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

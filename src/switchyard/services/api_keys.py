@@ -46,6 +46,9 @@ def to_domain(row: ApiKeyRow) -> ApiKey:
         allowed_routers=list(row.allowed_routers),
         created_at=row.created_at,
         last_used_at=row.last_used_at,
+        limits=list(row.limits),
+        budget=row.budget,
+        spent=row.spent,
     )
 
 
@@ -87,6 +90,8 @@ async def create_key(
     user_id: int | None,
     expires_at: datetime | None,
     allowed_routers: list[str],
+    limits: list[dict[str, Any]] | None = None,
+    budget: float | None = None,
 ) -> CreatedApiKey:
     principal = _principal(caller)
     owner = user_id if user_id is not None else principal.user_id
@@ -104,6 +109,8 @@ async def create_key(
             status=ACTIVE,
             expires_at=expires_at,
             allowed_routers=allowed_routers,
+            limits=limits or [],
+            budget=budget,
         )
         session.add(row)
         await session.flush()

@@ -11,11 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchyard.domain.gateway import Router, RouterMember
-from switchyard.errors import Conflict, ValidationFailed
+from switchyard.errors import BadRequest, Conflict, ValidationFailed
 from switchyard.listing import ListQuery, Page
 from switchyard.services import audit
 from switchyard.services.crud import apply_changes
 from switchyard.services.gateway_rows import router_to_domain
+from switchyard.services.governance.rules import InvalidRule, compile_rule
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
 from switchyard.store.query import fetch_page
@@ -46,6 +47,17 @@ async def _members(session: AsyncSession, router_ids: list[int]) -> dict[int, li
         for member in rows:
             found[member.router_id].append(member)
     return found
+
+
+def _check_rule(values: dict[str, Any]) -> None:
+    """A rate-limit rule is compiled and tried when saved, so that it can never fail a request for its syntax."""
+    source = values.get("rate_limit_rule")
+    if source is None:
+        return
+    try:
+        compile_rule(source)
+    except InvalidRule as exc:
+        raise BadRequest(f"Invalid rate_limit_rule: {exc}", param="rate_limit_rule", code="invalid_rule") from None
 
 
 async def _check_names(session: AsyncSession, router_id: int | None, name: str, aliases: list[str]) -> None:
@@ -101,6 +113,7 @@ async def get_router(platform: Platform, router_id: int) -> Router:
 async def create_router(
     platform: Platform, caller: Caller, values: dict[str, Any], members: list[RouterMember]
 ) -> Router:
+    _check_rule(values)
     async with platform.routing_change() as session:
         await _check_names(session, None, values["name"], values.get("aliases", []))
         row = RouterRow(**values)
@@ -126,6 +139,7 @@ async def update_router(
     changes: dict[str, Any],
     members: list[RouterMember] | None,
 ) -> Router:
+    _check_rule(changes)
     async with platform.routing_change() as session:
         row = await get_or_404(session, RouterRow, router_id, LABEL)
         if "name" in changes or "aliases" in changes:

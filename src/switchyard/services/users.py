@@ -51,6 +51,8 @@ def to_domain(row: UserRow) -> User:
         priority=row.priority,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        limits=list(row.limits),
+        spent=row.spent,
     )
 
 
@@ -97,6 +99,7 @@ async def create_user(
     budget: float | None,
     expires_at: datetime | None,
     priority: int,
+    limits: list[dict[str, Any]] | None = None,
 ) -> User:
     password_hash = await hash_password(password) if password is not None else None
     async with platform.identity_change() as session:
@@ -113,6 +116,7 @@ async def create_user(
             budget=budget,
             expires_at=expires_at,
             priority=priority,
+            limits=limits or [],
         )
         session.add(row)
         await flush_unique(session, LABEL, "email")

@@ -40,6 +40,19 @@ class Member(RequestModel):
         return RouterMember(self.provider_id, self.weight, self.priority)
 
 
+Rule = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+RULE = (
+    "A CEL expression choosing, per request, the bucket (a string) or the limits (a map with `bucket`, `rpm`, "
+    "`rpd`, `tpm`, `tpd`) of this router's rate limits. Variables: user, key, organization, model, endpoint, "
+    "estimated_tokens. Checked when saved."
+)
+QueueWait = Annotated[float, Field(ge=0, le=600)]
+QUEUE_WAIT = (
+    "When every provider is at its max_in_flight, how long a request may wait in the router's queue (by user "
+    "priority) before a 503."
+)
+
+
 class RouterCreate(RequestModel):
     name: ModelName
     aliases: list[ModelName] = Field(default_factory=list)
@@ -53,6 +66,8 @@ class RouterCreate(RequestModel):
     usage_extras: bool = Field(False, description="Add `cost` and `carbon` to the `usage` object of answers.")
     enabled: bool = True
     retry_on: RetrySet = Field(default_factory=lambda: sorted(RetryOn), description=RETRY_ON)
+    rate_limit_rule: Rule | None = Field(None, description=RULE)
+    max_queue_wait_seconds: QueueWait = Field(10.0, description=QUEUE_WAIT)
 
     def column_values(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"providers"})
@@ -76,6 +91,7 @@ class RouterUpdate(PatchModel):
             "usage_extras",
             "enabled",
             "retry_on",
+            "max_queue_wait_seconds",
         }
     )
     name: ModelName | None = None
@@ -90,6 +106,8 @@ class RouterUpdate(PatchModel):
     usage_extras: bool | None = None
     enabled: bool | None = None
     retry_on: RetrySet | None = Field(None, description=RETRY_ON)
+    rate_limit_rule: Rule | None = Field(None, description=RULE)
+    max_queue_wait_seconds: QueueWait | None = Field(None, description=QUEUE_WAIT)
 
     def column_changes(self) -> dict[str, Any]:
         changes = self.model_dump(mode="json", exclude_unset=True)
@@ -121,6 +139,8 @@ class RouterPublic(PublicModel):
     usage_extras: bool
     enabled: bool
     retry_on: list[RetryOn]
+    rate_limit_rule: str | None
+    max_queue_wait_seconds: float
     created_at: datetime | None
     updated_at: datetime | None
 

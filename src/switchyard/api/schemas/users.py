@@ -14,6 +14,7 @@ from switchyard.api.schemas.common import (
     RequestModel,
     Timestamp,
 )
+from switchyard.api.schemas.roles import Limits, RoleLimit
 
 UserName = Annotated[str, Field(max_length=200)]
 Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is served first when a router queues.")]
@@ -28,10 +29,13 @@ class UserCreate(RequestModel):
     budget: Money | None = None
     expires_at: Timestamp | None = None
     priority: Priority = 0
+    limits: Limits = Field(
+        default_factory=list, description="Rate limits of this user, on top of the role's (the most restrictive wins)."
+    )
 
 
 class UserUpdate(PatchModel):
-    NOT_NULL: ClassVar[frozenset[str]] = frozenset({"email", "name", "password", "role_id", "priority"})
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset({"email", "name", "password", "role_id", "priority", "limits"})
     email: Email | None = None
     name: UserName | None = None
     password: Password | None = None
@@ -40,6 +44,7 @@ class UserUpdate(PatchModel):
     budget: Money | None = None
     expires_at: Timestamp | None = None
     priority: Priority | None = None
+    limits: Limits | None = None
 
 
 class UserPublic(PublicModel):
@@ -52,5 +57,7 @@ class UserPublic(PublicModel):
     budget: float | None
     expires_at: datetime | None
     priority: int
+    limits: list[RoleLimit]
+    spent: float = Field(description="Spent so far on priced routers (as of the last usage write).")
     created_at: datetime
     updated_at: datetime

@@ -239,6 +239,11 @@ class Governor:
             except Exception:  # the reservations stay as they were: limits err on the safe side
                 log.warning("could not settle %d counter changes", len(pending), exc_info=True)
 
+    async def drain(self) -> None:
+        """Waits until every settlement so far reached the counters."""
+        while self._settling is not None and not self._settling.done():
+            await asyncio.gather(self._settling, return_exceptions=True)
+
     async def close(self) -> None:
         if self._settling is not None:
             await asyncio.gather(self._settling, return_exceptions=True)
