@@ -35,5 +35,10 @@ lint: $(VENV)/.installed-dev
 docs: $(VENV)/.installed-run
 	$(BIN)/python -m switchyard.settings_docs --write README.md
 
+## bench: the benchmark harness (~15 min; BENCH_QUICK=1 for a ~5 min smoke run) — see bench/README.md
+bench: $(VENV)/.installed-run
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	timeout 5400 $(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -73,6 +73,12 @@ def postgres_migrated(postgres_url: str) -> str:
     return postgres_url
 
 
+@pytest.fixture(scope="session")
+def local_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of local models' ONNX exports for the session: the built-in model is exported once."""
+    return tmp_path_factory.mktemp("local-models")
+
+
 @pytest.fixture
 def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_URL)
@@ -97,6 +103,8 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
         "admin_key": ADMIN_KEY,
         "admin_password": ADMIN_PASSWORD,
         "secret_key": SECRET_KEY,
+        "redis_prefix": f"test:{uuid.uuid4().hex}:",  # Redis is shared (and pub/sub spans databases)
+        "builtin_embeddings": False,  # tests that count providers/routers expect none; the local-model tests turn it on
     }
     if backend == "postgres":
         overrides["database_url"] = request.getfixturevalue("postgres_migrated")

@@ -15,7 +15,6 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from switchyard.adapters.invalidation import CHANNEL
 from switchyard.services.platform import Platform
 from switchyard.services.tokens import hash_secret
 from switchyard.settings import Settings
@@ -116,7 +115,7 @@ async def test_a_redis_subscriber_that_lost_its_connection_clears_after_reconnec
             # subscribed again: a change published after the reconnect still reaches it
             assert await b.principals.resolve(ADMIN_KEY) is not None
             assert len(b.principals) == 1
-            await admin.publish(CHANNEL, b"1")
+            await admin.publish(f"{settings.redis_prefix}invalidate", b"1")
             elapsed = await seconds_until(lambda: len(b.principals) == 0, limit=3 * PROPAGATION_LIMIT)
             assert elapsed < PROPAGATION_LIMIT
     finally:

@@ -34,6 +34,7 @@ KNOWN_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/credentials"): {"type": "hf", "data": {"token": "hf_route_table_token"}},
     ("POST", "/api/v1/auth/login"): {"email": "admin@localhost", "password": ADMIN_PASSWORD},
     ("POST", "/api/v1/providers"): {"base_url": "https://upstream.example.com/v1"},
+    ("POST", "/api/v1/deployments"): {"model": "models:/route-table-model@champion"},
 }
 """Values merged over the generated minimal body of a route, for what its schema cannot tell."""
 

@@ -6,7 +6,8 @@ Fixtures (named for what they give, so that other e2e modules can use them or de
   (bounded) for ``/health/ready`` and returns a ``ServerProcess``; every server started is stopped at the end.
 
 Functions: ``switchyard_executable()`` (the installed ``switchyard``), ``server_environment(**variables)``
-(``os.environ`` without any ``SWITCHYARD_*`` variable, plus the given ones), ``wait_until_ready(server)``.
+(``os.environ`` without any ``SWITCHYARD_*`` variable, the built-in embedding model off, plus the given
+ones), ``wait_until_ready(server)``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def switchyard_executable() -> Path:
 def server_environment(**variables: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("SWITCHYARD_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["SWITCHYARD_BUILTIN_EMBEDDINGS"] = "false"  # as in tests/conftest.py; the local-model tests turn it on
     env.update(variables)
     return env
 

@@ -15,8 +15,11 @@ from switchyard.api import error_handlers
 from switchyard.api.body_limit import BodyLimitMiddleware
 from switchyard.api.gateway.dispatch import InferenceDispatch
 from switchyard.api.gateway.openapi_doc import add_inference_paths
+from switchyard.api.mlflow_mount import MlflowMount
 from switchyard.api.responses import OrjsonResponse
 from switchyard.api.routes import ROUTERS
+from switchyard.api.v2.front import V2Dispatch
+from switchyard.services.deployments_host import DeploymentHost
 from switchyard.services.platform import Platform
 from switchyard.settings import Settings
 
@@ -35,13 +38,16 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     settings = settings or Settings()
     platform = platform or Platform.build(settings)
+    deployments = DeploymentHost(platform)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await platform.start()
+        await deployments.start()
         try:
             yield
         finally:
+            await deployments.close()
             await platform.close()
 
     app = FastAPI(
@@ -63,9 +69,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.platform = platform
     app.state.settings = settings
+    app.state.deployments = deployments
     for router in ROUTERS:
         app.include_router(router)
     error_handlers.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MlflowMount, platform=platform)  # /mlflow: MLflow's own server, not in the OpenAPI document
+    app.add_middleware(V2Dispatch, platform=platform, host=deployments)  # /v2 answers in its own dialect
     app.add_middleware(InferenceDispatch, platform=platform)  # outermost: /v1 never reaches the router
     return app

@@ -9,7 +9,18 @@ import typer
 from typer.core import TyperGroup
 
 from switchyard import __version__
-from switchyard.cli import auth_commands, contexts, db, dev_proxy, gateway_resources, inference_commands, serve
+from switchyard.cli import (
+    auth_commands,
+    contexts,
+    db,
+    deployments_commands,
+    dev_proxy,
+    gateway_resources,
+    inference_commands,
+    mlflow_commands,
+    serve,
+    usage_commands,
+)
 from switchyard.cli.errors import CliError
 from switchyard.cli.identity_resources import RESOURCES
 from switchyard.cli.output import print_error
@@ -73,6 +84,10 @@ app.add_typer(inference_commands.models_app, name="models")
 app.command("chat")(inference_commands.chat)
 app.command("embed")(inference_commands.embed)
 app.command("proxy")(dev_proxy.proxy)
+app.add_typer(mlflow_commands.app, name="mlflow")
+app.add_typer(usage_commands.app, name="usage")
+app.command("limits")(usage_commands.limits)
+app.add_typer(deployments_commands.app, name="deployments")
 
 
 def run() -> None:

@@ -1,22 +1,31 @@
-"""What a fresh installation needs: the built-in roles, an admin user and an admin API key."""
+"""What a fresh installation needs: the built-in roles, an admin user and an admin API key; and, at every start,
+the local runtime's configuration and the built-in embedding model (``SWITCHYARD_BUILTIN_EMBEDDINGS``)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
 
+from switchyard.adapters.runtimes.local_model import RuntimeConfig
+from switchyard.adapters.runtimes.local_model import configure as configure_local_models
+from switchyard.adapters.runtimes.sources import BUILTIN, LOCAL_SCHEME
+from switchyard.domain.gateway import ModelType, ProviderAuth, RouterMember, Timeouts, WireFormat
+from switchyard.errors import Conflict
 from switchyard.services import audit
 from switchyard.services.passwords import hash_password
 from switchyard.services.permissions import Permission
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Caller
+from switchyard.services.providers import create_provider
+from switchyard.services.routers import create_router
 from switchyard.services.tokens import api_key_from_given, new_api_key
-from switchyard.store.tables import ApiKeyRow, RoleRow, UserRow
+from switchyard.store.tables import ApiKeyRow, ProviderRow, RoleRow, RouterRow, UserRow
 
 ADMIN_ROLE = "admin"
 USER_ROLE = "user"
+BUILTIN_EMBEDDINGS = "all-minilm-l6-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,40 @@ async def _role(platform: Platform, name: str, description: str, permissions: li
         return row.id
 
 
+async def builtin_embeddings(platform: Platform, caller: Caller) -> None:
+    """Idempotent: the built-in embedding model's provider and router, each created when nothing has its name
+    (an existing one, changed or not, is left as it is)."""
+    model = BUILTIN[BUILTIN_EMBEDDINGS]
+    async with platform.transaction() as session:
+        provider_id = (
+            await session.execute(select(ProviderRow.id).where(ProviderRow.name == model.name))
+        ).scalar_one_or_none()
+        names = (await session.execute(select(RouterRow.name, RouterRow.aliases))).all()
+    try:
+        if provider_id is None:
+            values = {
+                "name": model.name,
+                "wire_format": WireFormat.local.value,
+                "base_url": f"{LOCAL_SCHEME}://{model.name}",
+                "upstream_model": model.name,
+                "auth": asdict(ProviderAuth()),
+                "timeouts": asdict(Timeouts()),
+                "vector_size": model.dimension,
+                "context_length": model.max_tokens,
+                "capabilities": ["embeddings"],
+            }
+            provider_id = (await create_provider(platform, caller, values, None)).id
+        if not any(model.name == name or model.name in aliases for name, aliases in names):
+            router = {
+                "name": model.name,
+                "model_type": ModelType.text_embeddings_inference.value,
+                "description": "Built in: sentence-transformers/all-MiniLM-L6-v2, served in process.",
+            }
+            await create_router(platform, caller, router, [RouterMember(provider_id)])
+    except Conflict:  # another process starting at the same time created it
+        return
+
+
 async def bootstrap(platform: Platform) -> FirstStart | None:
     """Idempotent. Creates the built-in roles; on an empty user table the admin user and its first key;
     and, when ``SWITCHYARD_ADMIN_KEY`` is set, that key if it does not exist yet. Returns what to print."""
@@ -46,6 +89,16 @@ async def bootstrap(platform: Platform) -> FirstStart | None:
     caller = Caller(principal=None, client_ip=None)
     admin_role = await _role(platform, ADMIN_ROLE, "Everything.", [Permission.admin.value])
     await _role(platform, USER_ROLE, "Uses models with their own keys.", [])
+    configure_local_models(
+        RuntimeConfig(
+            models_dir=settings.resolved_models_dir,
+            max_batch=settings.local_max_batch,
+            batch_wait=settings.local_batch_wait_ms / 1000,
+            threads=settings.local_threads,
+        )
+    )
+    if settings.builtin_embeddings:
+        await builtin_embeddings(platform, caller)
     generated_password = generated_key = None
     async with platform.identity_change() as session:
         users = (await session.execute(select(func.count()).select_from(UserRow))).scalar_one()

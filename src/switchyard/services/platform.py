@@ -20,6 +20,7 @@ from switchyard.adapters.invalidation import (
     bump_epoch,
 )
 from switchyard.adapters.upstream import UpstreamPool
+from switchyard.services.gateway.admission_queue import AdmissionQueue
 from switchyard.services.gateway.dispatch import Gateway
 from switchyard.services.gateway.routing_table import RoutingTable
 from switchyard.services.governance.governor import Governor
@@ -29,6 +30,7 @@ from switchyard.services.key_activity import KeyActivity
 from switchyard.services.principal_cache import PrincipalCache
 from switchyard.services.principal_loader import PrincipalLoader
 from switchyard.services.sealing import Sealer, resolve_secret_key
+from switchyard.services.usage_retention import UsageRetention
 from switchyard.settings import Settings
 from switchyard.store.data_errors import refused_values_are_bad_requests
 from switchyard.store.engine import create_engine, create_session_factory
@@ -50,6 +52,7 @@ class Platform:
     counters: Counters
     governor: Governor
     metrics: GatewayMetrics
+    retention: UsageRetention
     _started: bool = field(default=False, init=False)
     _reloading: asyncio.Task[None] | None = field(default=None, init=False)
     _reload_again: bool = field(default=False, init=False)
@@ -74,6 +77,10 @@ class Platform:
             batch_size=settings.usage_batch_size,
             max_queue=settings.usage_queue_size,
         )
+        metrics = GatewayMetrics()
+        gateway = Gateway(UpstreamPool(), counters, queue=AdmissionQueue(metrics.queue_length))
+        gateway.in_flight_observer = metrics.in_flight
+        metrics.watch_usage_writer(lambda: writer.written, lambda: writer.dropped, lambda: writer.queued)
         return cls(
             settings=settings,
             engine=engine,
@@ -83,10 +90,11 @@ class Platform:
             bus=bus,
             key_activity=KeyActivity(sessions),
             routing=RoutingTable(),
-            gateway=Gateway(UpstreamPool(), counters),
+            gateway=gateway,
             counters=counters,
-            governor=Governor(counters, writer),
-            metrics=GatewayMetrics(),
+            governor=Governor(counters, writer, metrics.observe),
+            metrics=metrics,
+            retention=UsageRetention(sessions, settings.usage_retention_days),
         )
 
     async def start(self) -> None:
@@ -95,6 +103,7 @@ class Platform:
         await self.bus.start(self._changed)
         self.key_activity.start()
         self.governor.writer.start()
+        self.retention.start()
 
     def _changed(self, name: str | None) -> None:
         if name in (None, PRINCIPALS):
@@ -124,6 +133,7 @@ class Platform:
         if self._reloading is not None:
             self._reloading.cancel()
             await asyncio.gather(self._reloading, return_exceptions=True)
+        await self.retention.close()
         await self.key_activity.close()
         await self.governor.close()
         await self.governor.writer.close()

@@ -273,3 +273,31 @@ class UsageRecordRow(Base):
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     kwh: Mapped[float | None] = mapped_column(Float)
     kgco2eq: Mapped[float | None] = mapped_column(Float)
+
+
+class DeploymentRow(Timestamped, Base):
+    """A logged model served in-process under a name (the V2 model name), with what its latest load found."""
+
+    __tablename__ = "deployments"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32), default="logged-model")
+    model: Mapped[str] = mapped_column(String(1000))
+    serving_size: Mapped[str] = mapped_column(String(32), default="small")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    running_revision: Mapped[int | None] = mapped_column(Integer)
+    model_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+
+class DeploymentTagRow(Base):
+    __tablename__ = "deployment_tags"
+
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000), default="")

@@ -62,7 +62,7 @@ class AnthropicFront:
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
             return
-        record = CallRecord(Operation.chat, route, started=started)
+        record = CallRecord(Operation.chat, route, started=started, priority=principal.priority)
         if body.get("stream"):
             try:
                 await self._stream(ticket, record, body, rid, receive, send)

@@ -166,7 +166,7 @@ class OpenAIFront:
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
             return
-        record = CallRecord(operation, route, started=started)
+        record = CallRecord(operation, route, started=started, priority=principal.priority)
         if data.get("stream") is True:
             options = data.get("stream_options") or {}
             try:

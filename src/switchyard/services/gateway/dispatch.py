@@ -14,21 +14,24 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from switchyard.adapters.counters import Counters
+from switchyard.adapters.counters import Claim, Counters
 from switchyard.adapters.upstream import CONNECT_ERROR, CallTimeouts, UpstreamPool, iter_chunks, read_body
 from switchyard.adapters.wire.base import Answer, StreamTranslator, Target, Usage, WireAdapter
 from switchyard.adapters.wire.registry import adapter as adapter_for
 from switchyard.domain.gateway import Operation, RetryOn, Strategy
 from switchyard.errors import RateLimited, SwitchyardError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from switchyard.services.gateway.admission_queue import AdmissionQueue, Waiter
 from switchyard.services.gateway.balancer import Balancer, LatencyTracker, in_flight_key
 from switchyard.services.gateway.breaker import CircuitBreaker
 from switchyard.services.gateway.routing_table import Route
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MEDIA_OPERATIONS = frozenset({Operation.audio_speech, Operation.audio_transcriptions})
 """Answers that may be audio or plain text (srt, vtt): relayed as they are, with their content type."""
@@ -51,6 +54,8 @@ class CallRecord:
     status: int = 200
     error: SwitchyardError | None = None
     finished_at: float | None = None
+    priority: int = 0
+    """The caller's priority: orders the router's queue when every provider is at capacity."""
 
     def overhead_ms(self) -> float:
         """Time spent in the gateway so far: everything but waiting on upstreams."""
@@ -127,13 +132,37 @@ class StreamingCall:
         await self._stack.aclose()
 
 
+class ProviderFull(Exception):
+    """A provider is at its ``max_in_flight``: try the next one, or queue when all are full."""
+
+
+class AllFull(Exception):
+    """Every provider that could serve the request is at capacity."""
+
+
+IN_FLIGHT_TTL = 900
+"""An in-flight count outlives a replica that died with requests in flight by at most this long."""
+
+InFlightObserver = Callable[[str, int], None]
+"""Called with a provider's name and +1 or -1 (the metrics' in-flight gauge)."""
+
+
 class Gateway:
-    def __init__(self, pool: UpstreamPool, counters: Counters, *, breaker: CircuitBreaker | None = None) -> None:
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        counters: Counters,
+        *,
+        breaker: CircuitBreaker | None = None,
+        queue: AdmissionQueue | None = None,
+    ) -> None:
         self.pool = pool
         self.counters = counters
         self.breaker = breaker or CircuitBreaker()
         self.latency = LatencyTracker()
         self.balancer = Balancer(counters, self.latency)
+        self.queue = queue or AdmissionQueue()
+        self.in_flight_observer: InFlightObserver | None = None
 
     def finished(self, target: Target, record: CallRecord, *, failed: bool) -> None:
         if failed:
@@ -176,23 +205,61 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def _in_flight(self, record: CallRecord, target: Target) -> AsyncIterator[None]:
-        if record.route.router.strategy != Strategy.least_busy:
+        """Counts the request in flight on the provider: claimed against its ``max_in_flight`` when it has one
+        (``ProviderFull`` when there is no room), counted for least-busy routing, else not counted at all."""
+        provider = target.provider
+        key = in_flight_key(provider.id)
+        if provider.max_in_flight is not None:
+            verdict = await self.counters.claim([Claim(key, 1, provider.max_in_flight, IN_FLIGHT_TTL)])
+            if not verdict.admitted:
+                raise ProviderFull(provider.name)
+        elif record.route.router.strategy == Strategy.least_busy:
+            await self.counters.add(key, 1)
+        else:
             yield
             return
-        key = in_flight_key(target.provider.id)
-        await self.counters.add(key, 1)
+        if self.in_flight_observer is not None:
+            self.in_flight_observer(provider.name, 1)
         try:
             yield
         finally:
             await self.counters.add(key, -1)
+            if self.in_flight_observer is not None:
+                self.in_flight_observer(provider.name, -1)
+            if provider.max_in_flight is not None:
+                self.queue.released(record.route.router.id)
+
+    async def _queued(self, record: CallRecord, once: Callable[[], Awaitable[T]]) -> T:
+        """Runs ``once`` (one pass over the providers); while all are at capacity, waits in the router's queue."""
+        waiter: Waiter | None = None
+        try:
+            while True:
+                try:
+                    return await once()
+                except AllFull:
+                    router = record.route.router
+                    if waiter is None:
+                        waiter = self.queue.join(router.id, router.name, record.priority, router.max_queue_wait_seconds)
+                    await self.queue.turn(waiter)
+        finally:
+            if waiter is not None:
+                self.queue.leave(waiter)
 
     async def call(self, record: CallRecord, body: dict[str, Any]) -> Answer:
+        return await self._queued(record, lambda: self._call_once(record, body))
+
+    async def _call_once(self, record: CallRecord, body: dict[str, Any]) -> Answer:
         last: SwitchyardError | None = None
+        full = False
         async for target, wire in self._attempts(record):
             sent = upstream_body(body, target)
             invoke = getattr(wire, "invoke", None)
             if invoke is not None:  # an InProcessAdapter: served here, no HTTP
-                answer = await self._invoke(record, target, invoke, sent)
+                try:
+                    answer = await self._invoke(record, target, invoke, sent)
+                except ProviderFull:
+                    full = True
+                    continue
                 if answer is None:
                     last = record.error
                     continue
@@ -205,6 +272,9 @@ class Gateway:
                     payload = await read_body(response)
                     status = response.status
                     content_type = response.headers.get("Content-Type", "")
+            except ProviderFull:
+                full = True
+                continue
             except SwitchyardError as exc:
                 last = self._failed(target, exc, record)
                 if not self._may_retry(record, exc):
@@ -229,6 +299,8 @@ class Gateway:
             record.finished_at = time.perf_counter()
             self.finished(target, record, failed=False)
             return answer
+        if full:
+            raise AllFull
         raise self._exhausted(record, last)
 
     async def _invoke(
@@ -243,6 +315,8 @@ class Gateway:
         try:
             async with self._in_flight(record, target):
                 answer = await invoke(record.operation, sent, target)
+        except ProviderFull:
+            raise
         except SwitchyardError as exc:
             self._failed(target, exc, record)
             if not self._may_retry(record, exc):
@@ -280,7 +354,11 @@ class Gateway:
         return exc
 
     async def open_stream(self, record: CallRecord, body: dict[str, Any], *, include_usage: bool) -> StreamingCall:
+        return await self._queued(record, lambda: self._open_stream_once(record, body, include_usage))
+
+    async def _open_stream_once(self, record: CallRecord, body: dict[str, Any], include_usage: bool) -> StreamingCall:
         last: SwitchyardError | None = None
+        full = False
         async for target, wire in self._attempts(record):
             request = wire.build(record.operation, upstream_body(body, target), target, stream=True)
             stack = AsyncExitStack()
@@ -296,6 +374,10 @@ class Gateway:
                     break
                 if not first:
                     raise UpstreamError("The upstream ended the stream before sending anything.")
+            except ProviderFull:
+                await stack.aclose()
+                full = True
+                continue
             except SwitchyardError as exc:
                 await stack.aclose()
                 last = self._failed(target, exc, record)
@@ -312,4 +394,6 @@ class Gateway:
             record.error, record.status = None, 200
             translator = wire.stream(record.operation, target, include_usage=include_usage)
             return StreamingCall(self, record, stack, response, translator, first)
+        if full:
+            raise AllFull
         raise self._exhausted(record, last)

@@ -3,10 +3,12 @@
 Every finished request is observed once (``observe``, called by the governor after the answer went out) into
 counters and histograms labelled ``router``, ``provider``, ``endpoint`` and ``status``. The figures of one label
 set live in one small object found by a dict lookup; an observation is a few additions and a bisection per
-histogram, with no locks: every call comes from the event loop's thread, and so does the scrape, which reads
-them through a collector of this object's own ``CollectorRegistry`` (not ``prometheus_client``'s global one, so
-that several apps in one process do not clash). This is ~5x cheaper than ``prometheus_client``'s own metric
-classes, which take a lock per increment.
+histogram, with no locks, as every update comes from the event loop's thread (~2 µs, against ~10 µs with
+``prometheus_client``'s own metric classes, which take a lock per increment, and ~30 µs calling ``.labels()``
+each time). A scrape reads them through a collector of this object's own ``CollectorRegistry`` (not
+``prometheus_client``'s global one, so that several apps in one process do not clash), possibly from a worker
+thread: it copies each dict whole (one step under the GIL), and a histogram read while it is updated is at
+most an observation off.
 
 In-flight requests (per provider) and queue lengths (per router) are plain dicts that the gateway and its QoS
 code update; they are exposed as gauges, and their recent history (the last value of each second in which they
@@ -217,7 +219,7 @@ class _Exposition(Collector):
 
 
 class GatewayMetrics:
-    """Call every method from the event loop's thread."""
+    """Updated from the event loop's thread only; ``exposition`` may run in another."""
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.series: dict[LabelKey, _Series] = {}
