@@ -29,11 +29,12 @@ def backend() -> str:
 
 
 def _limited_user(server: ServerProcess, model: str) -> dict[str, str]:
-    """A user whose role allows LIMIT requests a minute on ``model``, and its key."""
+    """A user whose role allows LIMIT requests a day on ``model``, and its key. (A day's window, so that the
+    burst cannot straddle two windows, as it could a minute's.)"""
     with httpx.Client(base_url=server.url, headers=ADMIN, timeout=10) as http:
         role = http.post(
             "/api/v1/roles",
-            json={"name": unique("burst"), "limits": [{"router": model, "type": "rpm", "value": LIMIT}]},
+            json={"name": unique("burst"), "limits": [{"router": model, "type": "rpd", "value": LIMIT}]},
         )
         assert role.status_code == 201, role.text
         user = http.post("/api/v1/users", json={"email": f"{unique('b')}@example.com", "role_id": role.json()["id"]})

@@ -137,7 +137,7 @@ async def test_concurrent_requests_admit_exactly_the_limit(
 ) -> None:
     await models.model("burst")
     caller = await new_caller()
-    await set_role_limits(client, admin_headers, caller["role"]["id"], [{"type": "rpm", "value": 25}])
+    await set_role_limits(client, admin_headers, caller["role"]["id"], [{"type": "rpd", "value": 25}])
     answers = await asyncio.gather(
         *(client.post("/v1/chat/completions", json=chat("burst"), headers=caller["headers"]) for _ in range(80))
     )
