@@ -14,11 +14,14 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+from sqlalchemy import select
 from tritonclient.http import InferenceServerClient, InferRequestedOutput, InferResult
 from tritonclient.http import InferInput as TritonInput
 
 from switchyard import __version__
+from switchyard.services.platform import Platform
 from switchyard.settings import Settings
+from switchyard.store.tables import UsageRecordRow
 from tests.conftest import CallerFactory
 from tests.deployment_registry import Registered, register
 from tests.onnx_models import iris_classifier
@@ -123,6 +126,16 @@ async def test_deploy_then_infer_with_json_and_binary_tensors(
     )
     result = InferResult.from_response_body(answer.content, False, answer.headers["inference-header-content-length"])
     assert "data" in result.get_output("probabilities") and result.as_numpy("label").tolist() == expected
+
+    # every inference is a usage record, as on /v1 (router: the deployment's name)
+    platform: Platform = app.state.platform
+    await platform.governor.writer.flush()
+    async with platform.sessions() as session:
+        recorded = (
+            (await session.execute(select(UsageRecordRow).where(UsageRecordRow.endpoint == "v2_infer"))).scalars().all()
+        )
+    assert len(recorded) == 4 and {(r.router, r.status) for r in recorded} == {("iris", 200)}
+    assert all(r.latency_ms > 0 and r.user_id is not None for r in recorded)
 
     # kserve's REST client, binary and JSON
     kserve = InferenceRESTClient(RESTConfig(transport=httpx.ASGITransport(app=app), protocol="v2"))
