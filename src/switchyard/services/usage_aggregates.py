@@ -81,6 +81,13 @@ class Aggregation:
     percentile: float | None = None
 
 
+def status_class(text: str) -> ColumnElement[bool] | None:
+    """The condition for a status class such as ``5xx`` (any case); None when ``text`` is not one."""
+    if len(text) == 3 and text[0] in "12345" and text[1:].lower() == "xx":
+        return and_(T.status >= int(text[0]) * 100, T.status < int(text[0]) * 100 + 100)
+    return None
+
+
 def filter_condition(name: str, values: Sequence[FilterValue]) -> ColumnElement[bool]:
     """Any of ``values`` for the field (``status`` also takes classes such as ``5xx``)."""
     param = f"filters.{name}"
@@ -91,8 +98,9 @@ def filter_condition(name: str, values: Sequence[FilterValue]) -> ColumnElement[
     ranges: list[ColumnElement[bool]] = []
     for value in values:
         text = str(value).strip()
-        if name == "status" and len(text) == 3 and text[0] in "12345" and text[1:].lower() == "xx":
-            ranges.append(and_(column >= int(text[0]) * 100, column < int(text[0]) * 100 + 100))
+        status_range = status_class(text) if name == "status" else None
+        if status_range is not None:
+            ranges.append(status_range)
         elif name in INTEGER_FIELDS:
             if isinstance(value, bool) or not text.lstrip("-").isdigit():
                 hint = " (or a class such as 5xx)" if name == "status" else ""

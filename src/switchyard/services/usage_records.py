@@ -17,13 +17,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
 
 from switchyard.domain.governance import UsageRecord
 from switchyard.errors import ValidationFailed
 from switchyard.listing import ListQuery, Page, Sort
 from switchyard.services.crud import list_page
 from switchyard.services.platform import Platform
+from switchyard.services.usage_aggregates import status_class
 from switchyard.store.tables import UsageRecordRow
 
 T = UsageRecordRow
@@ -86,9 +87,10 @@ def _status_condition(values: Sequence[str]) -> ColumnElement[bool]:
     exact: list[int] = []
     ranges: list[ColumnElement[bool]] = []
     for value in values:
-        text = value.strip().lower()
-        if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
-            ranges.append(and_(T.status >= int(text[0]) * 100, T.status < int(text[0]) * 100 + 100))
+        text = value.strip()
+        status_range = status_class(text)
+        if status_range is not None:
+            ranges.append(status_range)
         elif text.isdigit() and 100 <= int(text) <= 599:
             exact.append(int(text))
         else:

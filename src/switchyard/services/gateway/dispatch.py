@@ -294,11 +294,7 @@ class Gateway:
                 if not self._may_retry(record, exc):
                     raise
                 continue
-            record.usage = answer.usage
-            record.error, record.status = None, status
-            record.finished_at = time.perf_counter()
-            self.finished(target, record, failed=False)
-            return answer
+            return self._succeeded(record, target, answer, status)
         if full:
             raise AllFull
         raise self._exhausted(record, last)
@@ -325,8 +321,11 @@ class Gateway:
         finally:
             record.upstream_seconds += time.perf_counter() - began
         record.first_byte_seconds = time.perf_counter() - began
+        return self._succeeded(record, target, answer, 200)
+
+    def _succeeded(self, record: CallRecord, target: Target, answer: Answer, status: int) -> Answer:
         record.usage = answer.usage
-        record.error, record.status = None, 200
+        record.error, record.status = None, status
         record.finished_at = time.perf_counter()
         self.finished(target, record, failed=False)
         return answer

@@ -41,9 +41,13 @@ class BudgetClaim:
     claim: Claim
 
 
-def budget_claims(budgets: tuple[Budget, ...], reserve_micros: int) -> list[BudgetClaim]:
-    """Claims reserving at least one micro-unit, so that a spent budget refuses even a request estimated at 0."""
-    amount = max(1, reserve_micros)
+def reservation_micros(router: Router, prompt_tokens: int, completion_allowance: int) -> int:
+    """What a request reserves: its estimated cost, at least one micro-unit, so that a spent budget refuses even a
+    request estimated at 0."""
+    return max(1, cost_micros(router, prompt_tokens, completion_allowance))
+
+
+def budget_claims(budgets: tuple[Budget, ...], amount: int) -> list[BudgetClaim]:
     return [
         BudgetClaim(
             b,

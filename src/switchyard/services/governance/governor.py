@@ -27,7 +27,14 @@ from switchyard.domain.governance import UsageRecord
 from switchyard.errors import InsufficientQuota, RateLimited
 from switchyard.services.gateway.dispatch import CallRecord
 from switchyard.services.gateway.routing_table import Route
-from switchyard.services.governance.budgets import BudgetClaim, budget_claims, cost, cost_micros, is_priced
+from switchyard.services.governance.budgets import (
+    BudgetClaim,
+    budget_claims,
+    cost,
+    cost_micros,
+    is_priced,
+    reservation_micros,
+)
 from switchyard.services.governance.carbon import footprint
 from switchyard.services.governance.rate_limits import LimitClaim, limit_claims, rate_headers
 from switchyard.services.governance.rules import Rule, RuleChoice
@@ -120,7 +127,7 @@ class Governor:
         )
         budgets: list[BudgetClaim] = []
         if priced:
-            ticket.reserved_micros = cost_micros(router, prompt, allowance)
+            ticket.reserved_micros = reservation_micros(router, prompt, allowance)
             budgets = budget_claims(principal.budgets, ticket.reserved_micros)
         if not limits and not budgets:
             return ticket
@@ -134,9 +141,6 @@ class Governor:
         ticket.headers = rate_headers(limits, values, now)
         ticket.token_claims = [c.claim for c in limits if c.type.counts_tokens]
         ticket.budget_claims = [b.claim for b in budgets]
-        # A budget claim reserves at least one micro-unit; settle exactly what was added.
-        if budgets:
-            ticket.reserved_micros = budgets[0].claim.amount
         return ticket
 
     @staticmethod

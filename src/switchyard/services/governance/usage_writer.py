@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +30,10 @@ SPENT_TABLES: dict[str, Table] = {
     "user": UserRow.__table__,  # type: ignore[dict-item]
     "organization": OrganizationRow.__table__,  # type: ignore[dict-item]
 }
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(UsageRecord))
+"""A record's columns: read shallowly (``dataclasses.asdict`` deep-copies every value of every row)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ class UsageWriter:
                 impact = footprint(pending.provider, record.completion_tokens, record.latency_ms / 1000)
                 if impact is not None:
                     record = replace(record, kwh=impact.kwh, kgco2eq=impact.kgco2eq)
-            rows.append(asdict(record))
+            rows.append({name: getattr(record, name) for name in RECORD_FIELDS})
             if record.cost:
                 for table, owner in (
                     ("key", record.key_id),
