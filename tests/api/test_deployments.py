@@ -251,3 +251,45 @@ async def test_manage_tag_search_log_roll_over_and_delete(
     assert deleted.json() == {"id": created["id"], "object": "deployment", "deleted": True}
     v2_error(await client.post("/v2/models/iris/infer", json=json_request(samples()), headers=admin_headers), 404)
     assert (await client.get(path, headers=admin_headers)).status_code == 404
+
+
+async def test_v2_inferences_count_against_the_callers_request_limits(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: Headers,
+    registered: Registered,
+    new_caller: CallerFactory,
+) -> None:
+    created = await deploy(client, admin_headers, registered.alias("champion"), name="limited-iris")
+    await settled(client, admin_headers, created["id"])
+    caller = await new_caller()
+    limits = [{"router": "limited-iris", "type": "rpm", "value": 2}, {"router": "*", "type": "tpm", "value": 1}]
+    answer = await client.patch(f"/api/v1/roles/{caller['role']['id']}", json={"limits": limits}, headers=admin_headers)
+    assert answer.status_code == 200, answer.text
+    paths = ["/v2/models/limited-iris/infer", f"/api/v1/deployments/{created['id']}/v2/models/default/infer"]
+    first, second = [await client.post(path, json=json_request(samples()), headers=caller["headers"]) for path in paths]
+    # Both doors count on the same deployment; a token limit does not hold tensors.
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.headers["x-ratelimit-remaining-requests"] == "1" and "x-ratelimit-limit-tokens" not in first.headers
+    refused = await client.post(paths[0], json=json_request(samples()), headers=caller["headers"])
+    v2_error(refused, 429, "Rate limit reached", "rpm")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # Metadata and readiness are not inferences: not counted, not refused.
+    assert (await client.get("/v2/models/limited-iris", headers=caller["headers"])).status_code == 200
+    assert (await client.post(paths[0], json=json_request(samples()), headers=admin_headers)).status_code == 200
+
+    platform: Platform = app.state.platform
+    await platform.governor.writer.flush()
+    async with platform.sessions() as session:
+        statuses = (
+            (
+                await session.execute(
+                    select(UsageRecordRow.status)
+                    .where(UsageRecordRow.router == "limited-iris", UsageRecordRow.user_id == caller["user"]["id"])
+                    .order_by(UsageRecordRow.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert list(statuses) == [200, 200, 429]

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 
 from switchyard.domain.governance import Budget, BudgetScope, LimitScope, LimitType, RateLimit
 from switchyard.services.governance.budgets import MICROS, budget_key
-from switchyard.services.governance.rate_limits import counter_key, default_buckets, effective_limits, window
+from switchyard.services.governance.rate_limits import (
+    counter_key,
+    default_buckets,
+    effective_limits,
+    metered_router,
+    window,
+)
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Principal
 
@@ -91,13 +97,14 @@ async def limits_report(platform: Platform, principal: Principal, now: float | N
     )
     pending: list[_Pending] = []
     for index, route in enumerate(routes):
+        metered = metered_router(route.router)
         for scope, limits in _scoped(principal):
             if not limits or scope not in buckets:
                 continue
-            applying = effective_limits(limits, route.router)
+            applying = effective_limits(limits, metered.names)
             for kind in sorted(applying, key=_TYPE_ORDER.__getitem__):
                 number, ends = window(kind, moment)
-                key = counter_key(scope, buckets[scope], route.router.id, kind, number)
+                key = counter_key(scope, buckets[scope], metered.counter, kind, number)
                 pending.append(_Pending(index, scope, kind, applying[kind], key, ends))
     keys = [p.key for p in pending] + [budget_key(b) for b in principal.budgets]
     values = await platform.counters.get_many(keys) if keys else []

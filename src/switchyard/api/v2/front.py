@@ -10,9 +10,11 @@ model name is ``default`` or the deployment's name), so that a V2 client pointed
     POST /v2/models/{name}[/versions/{v}]/infer       JSON tensors, or JSON + binary tensor data
 
 Health and server metadata are public; models need an API key or session token, and a key scoped to routers
-reaches only the deployments named in its scope. Errors are the protocol's ``{"error": "…"}`` with the status
-of the error tree (400 bad input, 401, 404 unknown model, 413, 503 not ready). A finished inference is handed
-to ``inference_finished``, the one place that knows its deployment, caller, status and latency.
+reaches only the deployments named in its scope. An inference counts against the caller's request limits (rpm,
+rpd) set on the deployment's name (or ``*``), like a router's: over a limit it is a 429 with ``Retry-After``.
+Errors are the protocol's ``{"error": "…"}`` with the status of the error tree (400 bad input, 401, 404 unknown
+model, 413, 429, 503 not ready). A finished inference is handed to ``inference_finished``, the one place that
+knows its deployment, caller, status and latency.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from switchyard.domain.tensors import TensorSpec
 from switchyard.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchyardError
 from switchyard.services import deployments_inference
 from switchyard.services.deployments_host import DeploymentHost, Hosted
+from switchyard.services.governance.rate_limits import metered_deployment
 from switchyard.services.governance.usage_writer import PendingUsage
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Principal
@@ -232,6 +235,8 @@ class V2Dispatch:
                 "outputs": _metadata_tensors(model.outputs),
             }
             return 200, orjson.dumps(metadata), JSON, []
+        limited = await self.platform.governor.admit_requests(principal, metered_deployment(hosted.id, hosted.name))
+        rate = [(name.encode(), value.encode()) for name, value in limited.items()]
         limit = self.platform.settings.max_body_bytes
         raw = await read_body(receive, limit)
         if not raw:
@@ -241,8 +246,8 @@ class V2Dispatch:
         response = await deployments_inference.infer(self.host, ready, parsed.request)
         body, json_length = encode_infer_response(response, parsed.wants_binary)
         if json_length is None:
-            return 200, body, JSON, []
-        return 200, body, OCTETS, [(HEADER_LENGTH, str(json_length).encode())]
+            return 200, body, JSON, rate
+        return 200, body, OCTETS, [(HEADER_LENGTH, str(json_length).encode()), *rate]
 
     def _deployment(self, target: Target, principal: Principal) -> Hosted:
         name = target.name or ""

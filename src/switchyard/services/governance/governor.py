@@ -36,9 +36,13 @@ from switchyard.services.governance.budgets import (
     reservation_micros,
 )
 from switchyard.services.governance.carbon import footprint
-from switchyard.services.governance.rate_limits import LimitClaim, limit_claims, rate_headers
+from switchyard.services.governance.rate_limits import LimitClaim, Metered, limit_claims, metered_router, rate_headers
 from switchyard.services.governance.rules import Rule, RuleChoice
-from switchyard.services.governance.token_estimate import completion_allowance, estimate_prompt_tokens
+from switchyard.services.governance.token_estimate import (
+    completion_allowance,
+    estimate_any_prompt,
+    estimate_prompt_tokens,
+)
 from switchyard.services.governance.usage_writer import PendingUsage, UsageWriter
 from switchyard.services.principal import Principal
 
@@ -57,10 +61,13 @@ class Ticket:
 
     principal: Principal
     route: Route
-    operation: Operation
+    endpoint: str
+    """``chat``, ``embeddings``… (an ``Operation``), or ``passthrough``."""
     request_id: str
     created_at: datetime
     reserved_tokens: int = 0
+    reserved_prompt: int = 0
+    """The prompt's share of ``reserved_tokens`` (the rest is the completion the client allowed)."""
     reserved_micros: int = 0
     token_claims: list[Claim] = field(default_factory=list)
     budget_claims: list[Claim] = field(default_factory=list)
@@ -69,7 +76,7 @@ class Ticket:
     finished: bool = False
 
 
-def _activation(principal: Principal, route: Route, operation: Operation, tokens: int) -> dict[str, Any]:
+def _activation(principal: Principal, route: Route, endpoint: str, tokens: int) -> dict[str, Any]:
     return {
         "user": {
             "id": principal.user_id,
@@ -80,7 +87,7 @@ def _activation(principal: Principal, route: Route, operation: Operation, tokens
         "key": {"id": principal.key_id} if principal.key_id is not None else None,
         "organization": principal.organization_id,
         "model": route.router.name,
-        "endpoint": operation.value,
+        "endpoint": endpoint,
         "estimated_tokens": tokens,
     }
 
@@ -103,28 +110,41 @@ class Governor:
                 self._rules[source] = None
         return self._rules[source]
 
-    def _choose(self, principal: Principal, route: Route, operation: Operation, tokens: int) -> RuleChoice | None:
+    def _choose(self, principal: Principal, route: Route, endpoint: str, tokens: int) -> RuleChoice | None:
         source = route.router.rate_limit_rule
         if not source:
             return None
         rule = self._rule(source)
-        return rule.choose(_activation(principal, route, operation, tokens)) if rule is not None else None
+        return rule.choose(_activation(principal, route, endpoint, tokens)) if rule is not None else None
 
     async def admit(
         self, principal: Principal, route: Route, operation: Operation, body: dict[str, Any], request_id: str
     ) -> Ticket:
-        ticket = Ticket(principal, route, operation, request_id, datetime.now(UTC))
+        """Admits a request to a front door: its prompt is estimated from the body as ``operation`` reads it."""
+        return await self.admit_call(principal, route, str(operation), body, request_id, operation)
+
+    async def admit_call(
+        self,
+        principal: Principal,
+        route: Route,
+        endpoint: str,
+        body: dict[str, Any],
+        request_id: str,
+        operation: Operation | None = None,
+    ) -> Ticket:
+        """Claims every limit and budget on ``route`` for one call; ``operation`` None estimates the prompt of a
+        body in any provider's dialect (pass-through)."""
+        ticket = Ticket(principal, route, endpoint, request_id, datetime.now(UTC))
         router = route.router
         priced = is_priced(router) and bool(principal.budgets)
         if not (principal.limits or principal.user_limits or principal.key_limits or router.rate_limit_rule or priced):
             return ticket
-        prompt = estimate_prompt_tokens(operation, body)
+        prompt = estimate_prompt_tokens(operation, body) if operation is not None else estimate_any_prompt(body)
         allowance = completion_allowance(body)
-        ticket.reserved_tokens = prompt + allowance
+        ticket.reserved_tokens, ticket.reserved_prompt = prompt + allowance, prompt
         now = time.time()
-        limits = limit_claims(
-            principal, router, ticket.reserved_tokens, self._choose(principal, route, operation, prompt), now
-        )
+        choice = self._choose(principal, route, endpoint, prompt)
+        limits = limit_claims(principal, metered_router(router), ticket.reserved_tokens, choice, now)
         budgets: list[BudgetClaim] = []
         if priced:
             ticket.reserved_micros = reservation_micros(router, prompt, allowance)
@@ -142,6 +162,21 @@ class Governor:
         ticket.token_claims = [c.claim for c in limits if c.type.counts_tokens]
         ticket.budget_claims = [b.claim for b in budgets]
         return ticket
+
+    async def admit_requests(self, principal: Principal, metered: Metered) -> dict[str, str]:
+        """Counts one call against the request limits (rpm, rpd) on ``metered``, for calls that have no tokens
+        and no price (V2 inferences on a deployment). Returns the ``x-ratelimit-*`` headers; refusal is a 429."""
+        if not (principal.limits or principal.user_limits or principal.key_limits):
+            return {}
+        now = time.time()
+        limits = [c for c in limit_claims(principal, metered, 0, None, now) if not c.type.counts_tokens]
+        if not limits:
+            return {}
+        verdict = await self._counters.claim([c.claim for c in limits])
+        if not verdict.admitted:
+            assert verdict.refused is not None
+            raise self._limited(limits, verdict.values, verdict.refused, now)
+        return rate_headers(limits, verdict.values, now)
 
     @staticmethod
     def _limited(limits: list[LimitClaim], values: list[int], refused: int, now: float) -> RateLimited:
@@ -207,7 +242,7 @@ class Governor:
             organization_id=ticket.principal.organization_id,
             router=router.name,
             provider=provider.name if provider else None,
-            endpoint=ticket.operation.value,
+            endpoint=ticket.endpoint,
             status=record.status,
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -222,12 +257,13 @@ class Governor:
         if self.observer is not None:
             self.observer(entry, overhead_ms)
 
-    def refused(self, principal: Principal, route: Route, operation: Operation, request_id: str, status: int) -> None:
-        """Records a request that was refused before any call (a limit or a spent budget)."""
-        record = CallRecord(operation, route)
+    def refused(self, principal: Principal, route: Route, endpoint: str, request_id: str, status: int) -> None:
+        """Records a request that was refused before any call (a limit or a spent budget); ``endpoint`` is an
+        ``Operation`` or ``passthrough``."""
+        record = CallRecord(Operation.chat, route)  # finish reads the ticket's endpoint, not the record's operation
         record.status = status
         record.finished_at = record.started
-        self.finish(Ticket(principal, route, operation, request_id, datetime.now(UTC)), record, 0.0)
+        self.finish(Ticket(principal, route, str(endpoint), request_id, datetime.now(UTC)), record, 0.0)
 
     def _settle(self, changes: list[Change]) -> None:
         self._pending += changes

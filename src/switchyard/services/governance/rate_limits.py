@@ -23,6 +23,25 @@ WINDOW_GRACE_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
+class Metered:
+    """What a request is counted against: a router, or a deployment (deployments share the routers' names for
+    access, so a role's limit on a name applies to whichever serves it)."""
+
+    counter: str
+    """The counter keys' part for it: the router's id, or ``d{id}`` for a deployment — stable across renames."""
+    names: frozenset[str]
+    """The names a limit may be set on: the router's name and aliases, or the deployment's name."""
+
+
+def metered_router(router: Router) -> Metered:
+    return Metered(str(router.id), frozenset((router.name, *router.aliases)))
+
+
+def metered_deployment(deployment_id: int, name: str) -> Metered:
+    return Metered(f"d{deployment_id}", frozenset((name,)))
+
+
+@dataclass(frozen=True, slots=True)
 class LimitClaim:
     scope: LimitScope
     type: LimitType
@@ -32,9 +51,9 @@ class LimitClaim:
     """Unix time at which the window ends."""
 
 
-def effective_limits(limits: Iterable[RateLimit], router: Router) -> dict[LimitType, int]:
-    """Limits on this router: its own entries (by name or alias) replace the ``*`` ones, type by type."""
-    names = {router.name, *router.aliases}
+def effective_limits(limits: Iterable[RateLimit], names: frozenset[str]) -> dict[LimitType, int]:
+    """Limits on a router (or deployment) known by ``names``: its own entries (by name or alias) replace the ``*``
+    ones, type by type."""
     default: dict[LimitType, int] = {}
     specific: dict[LimitType, int] = {}
     for limit in limits:
@@ -52,18 +71,18 @@ def window(kind: LimitType, now: float) -> tuple[int, float]:
     return index, float((index + 1) * seconds)
 
 
-def counter_key(scope: LimitScope, bucket: str, router_id: int, kind: LimitType, index: int) -> str:
-    return f"rl:{scope.value}:{bucket}:{router_id}:{kind.value}:{index}"
+def counter_key(scope: LimitScope, bucket: str, counter: str, kind: LimitType, index: int) -> str:
+    return f"rl:{scope.value}:{bucket}:{counter}:{kind.value}:{index}"
 
 
 def _claims(
-    scope: LimitScope, bucket: str, limits: dict[LimitType, int], router: Router, tokens: int, now: float
+    scope: LimitScope, bucket: str, limits: dict[LimitType, int], counter: str, tokens: int, now: float
 ) -> list[LimitClaim]:
     out = []
     for kind, value in limits.items():
         index, ends = window(kind, now)
         amount = tokens if kind.counts_tokens else 1
-        key = counter_key(scope, bucket, router.id, kind, index)
+        key = counter_key(scope, bucket, counter, kind, index)
         claim = Claim(key, amount, value, kind.window_seconds + WINDOW_GRACE_SECONDS)
         out.append(LimitClaim(scope, kind, value, claim, ends))
     return out
@@ -77,23 +96,24 @@ def default_buckets(principal: Principal) -> dict[LimitScope, str]:
 
 
 def limit_claims(
-    principal: Principal, router: Router, tokens: int, choice: RuleChoice | None, now: float
+    principal: Principal, metered: Metered, tokens: int, choice: RuleChoice | None, now: float
 ) -> list[LimitClaim]:
     """The claims counting one request of ``tokens`` (reserved) tokens against every limit that applies."""
     buckets = default_buckets(principal)
     claims: list[LimitClaim] = []
     if choice is not None and choice.limits is not None:
         bucket = f"b:{choice.bucket}" if choice.bucket else buckets[LimitScope.role]
-        claims += _claims(LimitScope.rule, bucket, choice.limits, router, tokens, now)
+        claims += _claims(LimitScope.rule, bucket, choice.limits, metered.counter, tokens, now)
     elif principal.limits:
         bucket = f"b:{choice.bucket}" if choice is not None and choice.bucket else buckets[LimitScope.role]
-        claims += _claims(LimitScope.role, bucket, effective_limits(principal.limits, router), router, tokens, now)
+        own = effective_limits(principal.limits, metered.names)
+        claims += _claims(LimitScope.role, bucket, own, metered.counter, tokens, now)
     if principal.user_limits:
-        own = effective_limits(principal.user_limits, router)
-        claims += _claims(LimitScope.user, buckets[LimitScope.user], own, router, tokens, now)
+        own = effective_limits(principal.user_limits, metered.names)
+        claims += _claims(LimitScope.user, buckets[LimitScope.user], own, metered.counter, tokens, now)
     if principal.key_limits and LimitScope.key in buckets:
-        own = effective_limits(principal.key_limits, router)
-        claims += _claims(LimitScope.key, buckets[LimitScope.key], own, router, tokens, now)
+        own = effective_limits(principal.key_limits, metered.names)
+        claims += _claims(LimitScope.key, buckets[LimitScope.key], own, metered.counter, tokens, now)
     return claims
 
 

@@ -57,10 +57,28 @@ def estimate_prompt_tokens(operation: Operation, body: dict[str, Any]) -> int:
     return -(-chars // CHARS_PER_TOKEN) + images * TOKENS_PER_IMAGE + extra
 
 
+def estimate_any_prompt(body: dict[str, Any]) -> int:
+    """A prompt in whichever dialect the body speaks (a pass-through call): OpenAI's or Anthropic's ``messages``,
+    Gemini's ``contents``, or a ``prompt``/``input``/``query``/``documents``."""
+    if "messages" in body:
+        return estimate_prompt_tokens(Operation.chat, body)
+    contents = body.get("contents")
+    if isinstance(contents, list):
+        chars = images = 0
+        for content in contents:
+            if isinstance(content, dict):
+                c, i = _text_chars(content.get("parts"))
+                chars, images = chars + c, images + i
+        return -(-chars // CHARS_PER_TOKEN) + images * TOKENS_PER_IMAGE + TOKENS_PER_MESSAGE * len(contents)
+    return estimate_prompt_tokens(Operation.completions, body)
+
+
 def completion_allowance(body: dict[str, Any]) -> int:
     """The most completion tokens the client allows (``max_completion_tokens``, else ``max_tokens``), or 0."""
-    for field in ("max_completion_tokens", "max_tokens"):
-        value = body.get(field)
+    config = body.get("generationConfig")  # Gemini's, on a pass-through call
+    fields: dict[str, Any] = {**config, **body} if isinstance(config, dict) else body
+    for field in ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens"):
+        value = fields.get(field)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return 0
