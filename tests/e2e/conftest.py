@@ -131,8 +131,11 @@ class Gateway:
     def v1(self) -> str:
         return f"{self.server.url}/v1"
 
-    def add_model(self, name: str, upstream_model: str, model_type: str = "text-generation") -> dict[str, Any]:
-        """A provider on the mock upstream and a router named ``name`` over it, created over HTTP."""
+    def add_model(
+        self, name: str, upstream_model: str, model_type: str = "text-generation", **router_fields: Any
+    ) -> dict[str, Any]:
+        """A provider on the mock upstream and a router named ``name`` over it (with ``router_fields``), created
+        over HTTP."""
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx.Client(base_url=self.server.url, headers=headers, timeout=10) as http:
             provider = http.post(
@@ -154,7 +157,8 @@ class Gateway:
                     "aliases": [f"{name}-alias"],
                     "model_type": model_type,
                     "providers": [{"provider_id": provider.json()["id"]}],
-                },
+                }
+                | router_fields,
             )
             assert router.status_code == 201, router.text
         return dict(provider.json())
