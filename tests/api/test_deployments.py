@@ -293,3 +293,11 @@ async def test_v2_inferences_count_against_the_callers_request_limits(
             .all()
         )
     assert list(statuses) == [200, 200, 429]
+    exposition = (await client.get("/metrics")).text  # counted in the metrics like routed requests
+    provider = f"deployment:{created['id']}"
+    for status, count in ((200, 3), (429, 1)):
+        line = (
+            f'switchyard_requests_total{{endpoint="v2_infer",provider="{provider}",router="limited-iris",'
+            f'status="{status}"}} {count}.0'
+        )
+        assert line in exposition, exposition

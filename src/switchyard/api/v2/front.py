@@ -40,7 +40,6 @@ from switchyard.errors import BadRequest, MethodNotAllowed, NotFound, PayloadToo
 from switchyard.services import deployments_inference
 from switchyard.services.deployments_host import DeploymentHost, Hosted
 from switchyard.services.governance.rate_limits import metered_deployment
-from switchyard.services.governance.usage_writer import PendingUsage
 from switchyard.services.platform import Platform
 from switchyard.services.principal import Principal
 
@@ -79,6 +78,8 @@ class InferenceCall:
     version: str | None = None
     status: int = 200
     latency_ms: float = 0.0
+    model_ms: float = 0.0
+    """Time spent in the model itself; the rest of the latency is the gateway's overhead."""
     error: str | None = field(default=None, repr=False)
 
 
@@ -182,28 +183,28 @@ class V2Dispatch:
         if call.principal is None or call.deployment is None:
             return
         principal = call.principal
-        self.platform.governor.writer.submit(
-            PendingUsage(
-                UsageRecord(
-                    request_id=call.request_id,
-                    created_at=datetime.now(UTC),
-                    user_id=principal.user_id,
-                    key_id=principal.key_id,
-                    organization_id=principal.organization_id,
-                    router=call.deployment,
-                    provider=f"deployment:{call.deployment_id}" if call.deployment_id is not None else None,
-                    endpoint="v2_infer",
-                    status=call.status,
-                    prompt_tokens=0,
-                    completion_tokens=0,
-                    cached_tokens=0,
-                    cost=0.0,
-                    latency_ms=call.latency_ms,
-                    ttft_ms=None,
-                    kwh=None,
-                    kgco2eq=None,
-                )
-            )
+        self.platform.governor.record(
+            UsageRecord(
+                request_id=call.request_id,
+                created_at=datetime.now(UTC),
+                user_id=principal.user_id,
+                key_id=principal.key_id,
+                organization_id=principal.organization_id,
+                router=call.deployment,
+                provider=f"deployment:{call.deployment_id}" if call.deployment_id is not None else None,
+                endpoint="v2_infer",
+                status=call.status,
+                prompt_tokens=0,
+                completion_tokens=0,
+                cached_tokens=0,
+                cost=0.0,
+                latency_ms=call.latency_ms,
+                ttft_ms=None,
+                kwh=None,
+                kgco2eq=None,
+            ),
+            None,
+            max(0.0, call.latency_ms - call.model_ms),
         )
 
     async def _answer(
@@ -243,7 +244,9 @@ class V2Dispatch:
             raise BadRequest("The inference request body is missing.")
         raw = _decompressed(raw, header(scope, b"content-encoding"), limit)
         parsed = parse_infer_request(raw, header(scope, HEADER_LENGTH))
+        inferring = time.perf_counter()
         response = await deployments_inference.infer(self.host, ready, parsed.request)
+        call.model_ms = (time.perf_counter() - inferring) * 1000
         body, json_length = encode_infer_response(response, parsed.wants_binary)
         if json_length is None:
             return 200, body, JSON, rate

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchyard.adapters.counters import Change, Claim, Counters
-from switchyard.domain.gateway import Operation
+from switchyard.domain.gateway import Operation, Provider
 from switchyard.domain.governance import UsageRecord
 from switchyard.errors import InsufficientQuota, RateLimited
 from switchyard.services.gateway.dispatch import CallRecord
@@ -253,6 +253,11 @@ class Governor:
             kwh=None,
             kgco2eq=None,
         )
+        self.record(entry, provider, overhead_ms)
+
+    def record(self, entry: UsageRecord, provider: Provider | None, overhead_ms: float) -> None:
+        """Queues a finished call's usage record (the writer adds its footprint from ``provider``) and counts it
+        in the metrics. ``finish`` ends here; so do V2 inferences, which have no ticket."""
         self.writer.submit(PendingUsage(entry, provider))
         if self.observer is not None:
             self.observer(entry, overhead_ms)
