@@ -274,6 +274,10 @@ async def test_v2_inferences_count_against_the_callers_request_limits(
     refused = await client.post(paths[0], json=json_request(samples()), headers=caller["headers"])
     v2_error(refused, 429, "Rate limit reached", "rpm")
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+    mine = (await client.get("/api/v1/me/limits", headers=caller["headers"])).json()
+    (shown,) = [d for d in mine["deployments"] if d["deployment"] == "limited-iris"]
+    assert shown["id"] == created["id"]
+    assert [(x["type"], x["value"], x["used"], x["remaining"]) for x in shown["limits"]] == [("rpm", 2, 2, 0)]
     # Metadata and readiness are not inferences: not counted, not refused.
     assert (await client.get("/v2/models/limited-iris", headers=caller["headers"])).status_code == 200
     assert (await client.post(paths[0], json=json_request(samples()), headers=admin_headers)).status_code == 200

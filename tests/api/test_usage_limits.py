@@ -113,4 +113,5 @@ async def test_limits_without_any_limit_or_budget(
         "object": "limits",
         "routers": [{"router": "chat-free", "aliases": [], "has_rule": False, "limits": []}],
         "budgets": [],
+        "deployments": [],
     }

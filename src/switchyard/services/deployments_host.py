@@ -339,6 +339,10 @@ class DeploymentHost:
     def get(self, deployment_id: int) -> Hosted | None:
         return self._hosted.get(deployment_id)
 
+    def names(self) -> list[tuple[int, str]]:
+        """Every deployment this process hosts: id and name."""
+        return [(hosted.id, hosted.name) for hosted in self._hosted.values()]
+
     async def run(
         self, serving: Serving, inputs: Mapping[str, Tensor], outputs: Sequence[str]
     ) -> list[np.ndarray[Any, Any]]:

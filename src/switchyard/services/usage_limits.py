@@ -1,5 +1,5 @@
-"""What a caller may still spend: each rate limit on each router they may use, and each budget, with what is
-used and what is left — read from the live counters in one round trip.
+"""What a caller may still spend: each rate limit on each router and each deployment they may use, and each
+budget, with what is used and what is left — read from the live counters in one round trip.
 
 The figures are those of the default buckets (role and user limits per user, key limits per key). A router with
 a rate-limit rule may count a request in another bucket, or with other limits, than the ones shown here; the
@@ -9,6 +9,7 @@ budget counters the money they reserved, until those requests are settled.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from switchyard.services.governance.rate_limits import (
     counter_key,
     default_buckets,
     effective_limits,
+    metered_deployment,
     metered_router,
     window,
 )
@@ -49,6 +51,14 @@ class RouterLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class DeploymentLimits:
+    deployment_id: int
+    deployment: str
+    limits: list[LimitStatus]
+    """Request limits only: a V2 inference has no tokens."""
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetStatus:
     scope: BudgetScope
     owner_id: int
@@ -62,11 +72,13 @@ class BudgetStatus:
 class LimitsReport:
     routers: list[RouterLimits]
     budgets: list[BudgetStatus]
+    deployments: list[DeploymentLimits]
 
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    router: int
+    subject: int
+    """The index of the router or deployment, routers first."""
     scope: LimitScope
     type: LimitType
     value: int
@@ -88,35 +100,45 @@ def _budget(budget: Budget, counted: int) -> BudgetStatus:
     return BudgetStatus(budget.scope, budget.owner_id, budget.amount, spent, max(0.0, budget.amount - spent))
 
 
-async def limits_report(platform: Platform, principal: Principal, now: float | None = None) -> LimitsReport:
-    """Every router the principal may use (by name), its limits by scope and type, and the budgets."""
+async def limits_report(
+    platform: Platform, principal: Principal, deployments: Iterable[tuple[int, str]] = (), now: float | None = None
+) -> LimitsReport:
+    """Every router the principal may use (by name), its limits by scope and type; the same for each of
+    ``deployments`` (id, name) the principal may use, request limits only; and the budgets."""
     moment = datetime.now(UTC).timestamp() if now is None else now
     buckets = default_buckets(principal)
     routes = sorted(
         (r for r in platform.routing.routes if principal.may_use_router(r.router.name)), key=lambda r: r.router.name
     )
+    hosted = sorted((d for d in deployments if principal.may_use_router(d[1])), key=lambda d: (d[1], d[0]))
+    subjects = [metered_router(r.router) for r in routes] + [metered_deployment(i, name) for i, name in hosted]
     pending: list[_Pending] = []
-    for index, route in enumerate(routes):
-        metered = metered_router(route.router)
+    for index, metered in enumerate(subjects):
+        requests_only = index >= len(routes)
         for scope, limits in _scoped(principal):
             if not limits or scope not in buckets:
                 continue
             applying = effective_limits(limits, metered.names)
             for kind in sorted(applying, key=_TYPE_ORDER.__getitem__):
+                if requests_only and kind.counts_tokens:
+                    continue
                 number, ends = window(kind, moment)
                 key = counter_key(scope, buckets[scope], metered.counter, kind, number)
                 pending.append(_Pending(index, scope, kind, applying[kind], key, ends))
     keys = [p.key for p in pending] + [budget_key(b) for b in principal.budgets]
     values = await platform.counters.get_many(keys) if keys else []
-    found: list[list[LimitStatus]] = [[] for _ in routes]
+    found: list[list[LimitStatus]] = [[] for _ in subjects]
     for item, used in zip(pending, values, strict=False):
         resets = datetime.fromtimestamp(item.resets_at, UTC)
-        found[item.router].append(
+        found[item.subject].append(
             LimitStatus(item.scope, item.type, item.value, used, max(0, item.value - used), resets)
         )
     report = [
         RouterLimits(r.router.name, tuple(r.router.aliases), bool(r.router.rate_limit_rule), found[i])
         for i, r in enumerate(routes)
     ]
+    on_deployments = [
+        DeploymentLimits(deployment_id, name, found[len(routes) + i]) for i, (deployment_id, name) in enumerate(hosted)
+    ]
     budgets = [_budget(b, v) for b, v in zip(principal.budgets, values[len(pending) :], strict=True)]
-    return LimitsReport(report, budgets)
+    return LimitsReport(report, budgets, on_deployments)

@@ -24,6 +24,7 @@ from switchyard.api.schemas.usage import (
 )
 from switchyard.listing import DEFAULT_LIMIT
 from switchyard.services import usage_limits, usage_records
+from switchyard.services.deployments_host import DeploymentHost
 from switchyard.services.usage_records import UsageFilter
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
@@ -67,9 +68,11 @@ async def summarize_my_usage(
 
 
 @router.get("/limits")
-async def get_my_limits(platform: PlatformDep, caller: AnyCaller) -> LimitsPublic:
-    """Each rate limit on each router you may use — used in the current window, remaining, reset time — and
-    each budget with what is spent and left. Routers with a rate-limit rule may count a request in another
-    bucket than the one shown (`has_rule`)."""
+async def get_my_limits(request: Request, platform: PlatformDep, caller: AnyCaller) -> LimitsPublic:
+    """Each rate limit on each router and deployment you may use — used in the current window, remaining, reset
+    time — and each budget with what is spent and left. Routers with a rate-limit rule may count a request in
+    another bucket than the one shown (`has_rule`)."""
     assert caller.principal is not None
-    return LimitsPublic.from_report(await usage_limits.limits_report(platform, caller.principal))
+    host: DeploymentHost = request.app.state.deployments
+    report = await usage_limits.limits_report(platform, caller.principal, host.names())
+    return LimitsPublic.from_report(report)

@@ -14,7 +14,7 @@ from switchyard.api.listing import MAX_OFFSET, ListResponse
 from switchyard.api.schemas.common import Timestamp
 from switchyard.errors import ValidationFailed
 from switchyard.listing import MAX_LIMIT, Page
-from switchyard.services.usage_limits import LimitsReport
+from switchyard.services.usage_limits import LimitsReport, LimitStatus
 from switchyard.services.usage_records import (
     COUNT_CAP,
     MAX_GROUPS,
@@ -258,6 +258,12 @@ class RouterLimitsPublic(BaseModel):
     limits: list[LimitStatusPublic] = Field(description="Empty: no rate limit applies to you on this router.")
 
 
+class DeploymentLimitsPublic(BaseModel):
+    id: int = Field(description="The deployment's id.")
+    deployment: str = Field(description="Its name: the V2 model name, and the name its limits are set on.")
+    limits: list[LimitStatusPublic] = Field(description="Request limits (rpm, rpd): a V2 inference has no tokens.")
+
+
 class BudgetStatusPublic(BaseModel):
     scope: Literal["key", "user", "organization"]
     owner_id: int = Field(description="The key's, user's or organization's id.")
@@ -270,26 +276,32 @@ class LimitsPublic(BaseModel):
     object: Literal["limits"] = "limits"
     routers: list[RouterLimitsPublic] = Field(description="Every router you may use, by name.")
     budgets: list[BudgetStatusPublic] = Field(description="The budgets that apply to you (key, user, organization).")
+    deployments: list[DeploymentLimitsPublic] = Field(
+        description="Every deployment you may use, by name, with the request limits on its V2 inferences."
+    )
 
     @classmethod
     def from_report(cls, report: LimitsReport) -> LimitsPublic:
+        def statuses(found: list[LimitStatus]) -> list[LimitStatusPublic]:
+            return [
+                LimitStatusPublic(
+                    scope=s.scope.value,
+                    type=s.type.value,
+                    value=s.value,
+                    used=s.used,
+                    remaining=s.remaining,
+                    resets_at=s.resets_at,
+                )
+                for s in found
+            ]
+
         return cls(
             routers=[
                 RouterLimitsPublic(
                     router=r.router,
                     aliases=list(r.aliases),
                     has_rule=r.has_rule,
-                    limits=[
-                        LimitStatusPublic(
-                            scope=s.scope.value,
-                            type=s.type.value,
-                            value=s.value,
-                            used=s.used,
-                            remaining=s.remaining,
-                            resets_at=s.resets_at,
-                        )
-                        for s in r.limits
-                    ],
+                    limits=statuses(r.limits),
                 )
                 for r in report.routers
             ],
@@ -302,5 +314,9 @@ class LimitsPublic(BaseModel):
                     left=b.left,
                 )
                 for b in report.budgets
+            ],
+            deployments=[
+                DeploymentLimitsPublic(id=d.deployment_id, deployment=d.deployment, limits=statuses(d.limits))
+                for d in report.deployments
             ],
         )
