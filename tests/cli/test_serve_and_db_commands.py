@@ -4,11 +4,13 @@ tests/e2e/test_cli_against_server.py)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 
+import mlflow
 from switchyard.store import migrate
 from tests.cli.conftest import Invoke
 
@@ -59,7 +61,15 @@ def test_db_upgrade_current_downgrade(invoke: Invoke, clean_server_environment: 
 
     upgraded = invoke("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert upgraded.stdout.strip() == f"Database {url} is at {head} (head)."
+    ours, theirs = upgraded.stdout.strip().splitlines()
+    assert ours == f"Database {url} is at {head} (head)."
+    # MLflow's tables too, so that the first /mlflow request after a deploy does not have to make them
+    store = f"sqlite:///{clean_server_environment / 'mlflow.db'}"
+    assert theirs == f"MLflow's store {store} is at MLflow {mlflow.__version__}'s schema."
+    with sqlite3.connect(clean_server_environment / "mlflow.db") as db:
+        assert db.execute("SELECT name FROM experiments").fetchall() == [("Default",)]
+    skipped = invoke("db", "upgrade", "--no-mlflow")
+    assert skipped.stdout.strip() == f"Database {url} is at {head} (head)."
     assert invoke("db", "current").stdout.strip() == f"{url}: {head} (head)"
 
     previous = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(head).down_revision

@@ -115,6 +115,12 @@ def prepare_store(location: TrackingLocation) -> None:
         _prepared.add(location.store_uri)
 
 
+def mlflow_version() -> str:
+    from mlflow import __version__
+
+    return str(__version__)
+
+
 def _create_schema(store_uri: str) -> None:
     url = make_url(store_uri)
     if url.get_backend_name() != "postgresql":

@@ -15,6 +15,8 @@ from switchyard.cli.settings_loader import describe_database_error, load_server_
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from switchyard.settings import Settings
+
 T = TypeVar("T")
 
 app = typer.Typer(
@@ -60,6 +62,14 @@ def _describe(revision: str | None) -> str:
 @app.command("upgrade")
 def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'head' is the newest.")] = "head",
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow/--no-mlflow",
+            help="Upgrading to head also creates or migrates MLflow's tracking tables (when MLflow is enabled), "
+            "as the first MLflow request would.",
+        ),
+    ] = True,
 ) -> None:
     """Apply migrations up to REVISION."""
     from switchyard.store import migrate
@@ -70,6 +80,24 @@ def upgrade(
 
     current, url = _run(action)
     print_success(f"Database {url} is at {_describe(current)}.")
+    settings = load_server_settings()
+    if mlflow and revision == "head" and settings.mlflow_enabled:
+        _upgrade_mlflow(settings)
+
+
+def _upgrade_mlflow(settings: Settings) -> None:
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from switchyard.adapters import mlflow_tracking
+
+    location = mlflow_tracking.tracking_location(settings)
+    shown = safe_database_url(location.store_uri)
+    try:
+        mlflow_tracking.prepare_store(location)
+    except (OSError, SQLAlchemyError, MlflowException) as exc:
+        raise CliError(f"Cannot prepare MLflow's store at {shown}: {describe_database_error(exc)}") from None
+    print_success(f"MLflow's store {shown} is at MLflow {mlflow_tracking.mlflow_version()}'s schema.")
 
 
 @app.command("downgrade", context_settings={"ignore_unknown_options": True})  # so that "-1" is a REVISION
