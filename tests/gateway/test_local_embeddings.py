@@ -152,10 +152,16 @@ async def test_any_sentence_transformers_folder_is_served(
     client: httpx.AsyncClient, admin_headers: H, openai_client: openai.AsyncOpenAI, tmp_path: Path
 ) -> None:
     folder = folder_copy(tmp_path, MODEL)
-    await local_model(client, admin_headers, "my-minilm", f"file://{folder}")
+    provider = await local_model(client, admin_headers, "my-minilm", f"file://{folder}")
     mine = await openai_client.embeddings.create(model="my-minilm", input=TEXTS[:3])
     builtin = await openai_client.embeddings.create(model=MODEL, input=TEXTS[:3])
     assert [d.embedding for d in mine.data] == [d.embedding for d in builtin.data] and mine.model == "my-minilm"
+    # `providers test` invokes it in process (there is no HTTP to send)
+    tested = (await client.post(f"/api/v1/providers/{provider['id']}/test", headers=admin_headers)).json()
+    assert (tested["ok"], tested["status"], tested["operation"], tested["error"]) == (True, 200, "embeddings", None)
+    # and there is nothing to pass through to
+    raw = await client.post(f"/v1/providers/{provider['name']}/embeddings", json={"input": "x"}, headers=admin_headers)
+    assert raw.status_code == 400 and "served in this process" in raw.json()["error"]["message"]
 
 
 async def test_a_model_that_cannot_load_answers_503(
@@ -169,3 +175,9 @@ async def test_a_model_that_cannot_load_answers_503(
         await openai_client.embeddings.create(model="sneaky", input="hi")
     assert caught.value.status_code == 503
     assert "only sentence-transformers' own modules" in str(caught.value.body)
+    provider = (await client.get("/api/v1/providers", params={"name": "sneaky"}, headers=admin_headers)).json()
+    tested = await client.post(f"/api/v1/providers/{provider['data'][0]['id']}/test", headers=admin_headers)
+    assert tested.status_code == 200
+    assert (
+        tested.json()["ok"] is False and "only sentence-transformers' own modules" in tested.json()["error"]["message"]
+    )

@@ -3,12 +3,14 @@ upstream pool — no router, no failover, no circuit breaker (a test neither tri
 
 A chat provider is sent ``{"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}``; a provider
 that only embeds (its capabilities, the routers it serves, or its wire format say so) is sent
-``{"input": "ping"}``. Whatever the upstream does is the result, not an error of the test: ``ok`` says whether it
-answered well, ``error`` what went wrong in the words of the error tree.
+``{"input": "ping"}``. A provider served in this process (wire format ``local``) is invoked directly, and its
+status is 200 when it answered. Whatever the upstream does is the result, not an error of the test: ``ok`` says
+whether it answered well, ``error`` what went wrong in the words of the error tree.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from switchyard.adapters.upstream import CallTimeouts, read_body
 from switchyard.adapters.wire.base import Target, WireAdapter
 from switchyard.adapters.wire.registry import UnknownWireFormat, adapter
 from switchyard.domain.gateway import ModelType, Operation
-from switchyard.errors import SwitchyardError, UpstreamError
+from switchyard.errors import SwitchyardError, UpstreamError, UpstreamTimeout
 from switchyard.services.gateway.dispatch import upstream_body
 from switchyard.services.gateway.routing_table import provider_target
 from switchyard.services.platform import Platform
@@ -101,6 +103,13 @@ async def _call(platform: Platform, target: Target, wire: WireAdapter, operation
     began = time.perf_counter()
     try:
         sent = upstream_body(BODIES[operation], target)
+        invoke = getattr(wire, "invoke", None)
+        if invoke is not None:  # served in this process (wire format local): no HTTP to send
+            try:
+                await asyncio.wait_for(invoke(operation, sent, target), timeouts.total)
+            except TimeoutError:
+                raise UpstreamTimeout(f"The model did not answer within {timeouts.total:g} s.") from None
+            return ProviderTest(operation, _since(began), 200, None)
         request = wire.build(operation, sent, target, stream=False)
         async with platform.gateway.pool.open(request, timeouts) as response:
             status = response.status
