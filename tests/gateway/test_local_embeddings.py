@@ -159,6 +159,23 @@ async def test_any_sentence_transformers_folder_is_served(
     # `providers test` invokes it in process (there is no HTTP to send)
     tested = (await client.post(f"/api/v1/providers/{provider['id']}/test", headers=admin_headers)).json()
     assert (tested["ok"], tested["status"], tested["operation"], tested["error"]) == (True, 200, "embeddings", None)
+    # a PATCH keeps the wire format's kind of base_url: no HTTP upstream for a local provider, and back
+    for base_url in ("https://example.com/v1", None):
+        body = {"base_url": base_url} if base_url else {"endpoint": {"host": "example.com"}}
+        patched = await client.patch(f"/api/v1/providers/{provider['id']}", json=body, headers=admin_headers)
+        assert patched.status_code == 422 and patched.json()["error"]["param"] == "base_url", patched.text
+    remote = await client.post(
+        "/api/v1/providers",
+        json={"name": "remote", "wire_format": "openai", "base_url": "https://example.com/v1", "upstream_model": "m"},
+        headers=admin_headers,
+    )
+    assert remote.status_code == 201, remote.text
+    patched = await client.patch(
+        f"/api/v1/providers/{remote.json()['id']}", json={"base_url": f"file://{folder}"}, headers=admin_headers
+    )
+    assert patched.status_code == 422 and "for providers of wire_format local" in patched.json()["error"]["message"]
+    unchanged = (await client.get(f"/api/v1/providers/{provider['id']}", headers=admin_headers)).json()
+    assert unchanged["base_url"] == f"file://{folder}"
     # and there is nothing to pass through to
     raw = await client.post(f"/v1/providers/{provider['name']}/embeddings", json={"input": "x"}, headers=admin_headers)
     assert raw.status_code == 400 and "served in this process" in raw.json()["error"]["message"]

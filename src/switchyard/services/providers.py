@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.domain.gateway import Provider
-from switchyard.errors import Conflict
+from switchyard.adapters.runtimes.sources import is_local_url
+from switchyard.domain.gateway import Provider, WireFormat
+from switchyard.errors import Conflict, ValidationFailed
 from switchyard.listing import ListQuery, Page
 from switchyard.services import audit
 from switchyard.services.crud import apply_changes, get_one, list_page
@@ -64,6 +65,18 @@ async def create_provider(platform: Platform, caller: Caller, values: dict[str, 
     return provider_to_domain(row, platform.sealer)
 
 
+def _check_base_url(wire_format: str, base_url: str) -> None:
+    """A provider keeps its wire format: a local one names a model folder, any other an HTTP upstream."""
+    local = wire_format == WireFormat.local
+    if local != is_local_url(base_url):
+        message = (
+            "a local provider's base_url is local://<name> or file:///<folder>"
+            if local
+            else f"local:// and file:// URLs are for providers of wire_format local, not {wire_format}"
+        )
+        raise ValidationFailed(message, param="base_url")
+
+
 async def update_provider(platform: Platform, caller: Caller, provider_id: int, changes: dict[str, Any]) -> Provider:
     """``changes`` may carry ``api_key``: a new key to seal, or None to remove the provider's own key."""
     changes = dict(changes)
@@ -71,6 +84,8 @@ async def update_provider(platform: Platform, caller: Caller, provider_id: int, 
         changes["sealed_api_key"] = _seal_key(platform, changes.pop(SECRET_KEY_FIELD))
     async with platform.routing_change() as session:
         row = await get_or_404(session, ProviderRow, provider_id, LABEL)
+        if "base_url" in changes:
+            _check_base_url(row.wire_format, changes["base_url"])
         if "credential_id" in changes:
             await require_reference(session, CredentialRow, changes["credential_id"], "credential", "credential_id")
         apply_changes(row, changes)
