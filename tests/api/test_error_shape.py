@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI
@@ -15,6 +16,7 @@ from switchyard.api.app import create_app
 from switchyard.api.auth import public
 from switchyard.api.gateway.openapi_doc import ROUTES as INFERENCE_ROUTES
 from switchyard.api.listing import list_query
+from switchyard.api.v2.openapi_doc import add_v2_paths
 from switchyard.settings import Settings
 from tests.api.route_table import (
     MISSING_ID,
@@ -157,6 +159,9 @@ async def test_health_version_openapi_and_docs(app: FastAPI, client: httpx.Async
     ids = list(operations.values())
     assert len(ids) == len(set(ids)), f"duplicate operation ids: {sorted(i for i in ids if ids.count(i) > 1)}"
     inference = {(method.upper(), path): operation_id for path, method, operation_id, *_ in INFERENCE_ROUTES}
+    v2: dict[str, Any] = {}
+    add_v2_paths(v2)
+    inference |= {(m.upper(), path): op["operationId"] for path, item in v2["paths"].items() for m, op in item.items()}
     assert operations == {(e.method, e.path): e.name for e in endpoints(app)} | inference
 
     docs = await client.get("/docs")

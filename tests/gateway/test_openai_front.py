@@ -168,3 +168,23 @@ async def test_openapi_describes_the_inference_routes(client: httpx.AsyncClient)
     assert "/v1/messages" in schema["paths"] and "/v1/embeddings" in schema["paths"]
     operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_openapi_describes_the_v2_routes_in_the_protocols_shapes(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    infer = paths["/v2/models/{model_name}/infer"]["post"]
+    assert infer["tags"] == ["v2"] and infer["security"] == [{"bearer": []}]
+    assert set(infer["requestBody"]["content"]) == {"application/json", "application/octet-stream"}
+    assert infer["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("V2InferenceResponse")
+    assert infer["responses"]["default"]["content"]["application/json"]["schema"]["$ref"].endswith("V2Error")
+    assert "security" not in paths["/v2/health/ready"]["get"]  # public, as served
+    scoped = paths["/api/v1/deployments/{deployment_id}/v2/models/{model_name}/infer"]["post"]
+    assert [p["name"] for p in scoped["parameters"]] == ["deployment_id", "model_name"]
+    assert scoped["parameters"][0]["schema"] == {"type": "integer"}
+    request = components["V2InferenceRequest"]
+    assert request["required"] == ["inputs"] and "BF16" in str(components["V2RequestInput"])
+    # every $ref resolves
+    for ref in {m for m in str(schema).split("'$ref': '")[1:]}:
+        name = ref.split("'")[0].rsplit("/", 1)[-1]
+        assert name in components, name

@@ -1,4 +1,4 @@
-"""The ``/v1`` inference routes in the OpenAPI document.
+"""The ``/v1`` inference routes in the OpenAPI document (and, through ``api/v2/openapi_doc.py``, the V2 ones).
 
 They are served by raw ASGI handlers, not FastAPI routes, so their description is added to the generated
 document here: request bodies from the models below (OpenAI's field names; unknown fields pass through to
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from switchyard.api.v2.openapi_doc import add_v2_paths
 
 
 class _Open(BaseModel):
@@ -155,6 +157,8 @@ ERROR_SCHEMA = {
 
 
 def add_inference_paths(schema: dict[str, Any]) -> None:
+    """The ``/v1`` routes, and the V2 ones (``api/v2/openapi_doc.py``)."""
+    add_v2_paths(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
     security: list[dict[str, list[str]]] = [{"bearer": []}]
