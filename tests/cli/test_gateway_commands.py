@@ -86,6 +86,13 @@ def test_providers_create_update_test_and_delete(
     assert sent.headers["x-api-key"] == "sk-cli-secret-123456" and sent.headers["X-Team"] == "ml"
     assert sent.body["temperature"] == 0.1 and sent.body["max_tokens"] == 1
 
+    emptied = _json(
+        invoke, "providers", "update", "cli-openai",
+        "--clear", "path", "--clear", "header", "--clear", "default-option", "--clear", "timeout",
+    )  # fmt: skip
+    assert (emptied["paths"], emptied["extra_headers"], emptied["default_options"]) == ({}, {}, {})
+    assert emptied["timeouts"] == {"connect": 10, "first_byte": 120, "total": 600}
+
     _provider(invoke, mock_upstream, "cli-broken", f"cli-fail-503-{uuid.uuid4().hex[:8]}")
     failed = invoke("providers", "test", "cli-broken")
     assert failed.exit_code == 1 and failed.stdout == ""
@@ -118,6 +125,9 @@ def test_routers_take_providers_by_name_with_weights(
     assert f"{first['id']} (priority 0), {second['id']} (weight 5, priority 1)" in shown.stdout
     updated = _json(invoke, "routers", "update", "chat", "--strategy", "round_robin", "--clear", "alias")
     assert (updated["strategy"], updated["aliases"]) == ("round_robin", [])
+    assert _json(invoke, "routers", "update", "chat", "--strategy", "shuffle")["strategy"] == "weighted"
+    bad = invoke("routers", "update", "chat", "--strategy", "fastest")
+    assert bad.exit_code == 2 and "'fastest' is not one of weighted" in bad.stderr and "shuffle" in bad.stderr
 
     unknown = invoke("routers", "create", "--name", "x", "--model-type", "text-generation", "--provider", "nope")
     assert unknown.exit_code == 1 and unknown.stderr.strip() == "Error: No provider with name 'nope'."

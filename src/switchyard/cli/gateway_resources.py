@@ -18,7 +18,7 @@ from switchyard.cli.identity_resources import CREDENTIALS, parse_pair
 from switchyard.cli.output import Column, print_json, print_success
 from switchyard.cli.resources import JsonOption, OptionField, Resource, reference_to, resolve_id
 from switchyard.cli.state import open_client
-from switchyard.domain.gateway import ModelType, RouterMode, Strategy, WireFormat
+from switchyard.domain.gateway import ROUTER_ALIASES, ModelType, RouterMode, Strategy, WireFormat
 
 TIMEOUT_NAMES = ("connect", "first_byte", "total")
 MEMBER_OPTION = re.compile(r"^(weight|priority)=(\d+)$")
@@ -40,6 +40,17 @@ def parse_auth_header(text: str) -> dict[str, Any]:
     if not name.strip() or " " in name.strip():
         raise typer.BadParameter(f"'{text}' is not a header name, optionally with ': PREFIX' (e.g. 'x-api-key').")
     return {"header_name": name.strip(), "header_prefix": prefix.strip(), "space_after_prefix": True}
+
+
+STRATEGY_ALIASES = {name: value for name, value in ROUTER_ALIASES.items() if value in set(Strategy)}
+
+
+def parse_strategy(text: str) -> str:
+    if text in STRATEGY_ALIASES:
+        return STRATEGY_ALIASES[text]
+    if text not in set(Strategy):
+        raise typer.BadParameter(f"'{text}' is not one of {', '.join([*Strategy, *STRATEGY_ALIASES])}.")
+    return text
 
 
 def parse_timeout(text: str) -> tuple[str, float]:
@@ -169,6 +180,8 @@ PROVIDERS = Resource(
             metavar="NAME=SECONDS",
             parser=parse_timeout,
             convert=_mapping,
+            mapping=True,
+            clearable=True,
         ),
         OptionField(
             "path",
@@ -179,6 +192,8 @@ PROVIDERS = Resource(
             metavar="OPERATION=PATH",
             parser=parse_pair,
             convert=_mapping,
+            mapping=True,
+            clearable=True,
         ),
         OptionField(
             "header",
@@ -189,6 +204,8 @@ PROVIDERS = Resource(
             metavar="NAME=VALUE",
             parser=parse_pair,
             convert=_mapping,
+            mapping=True,
+            clearable=True,
         ),
         OptionField(
             "default_option",
@@ -200,6 +217,8 @@ PROVIDERS = Resource(
             metavar="KEY=VALUE",
             parser=parse_option_value,
             convert=_mapping,
+            mapping=True,
+            clearable=True,
         ),
         OptionField("api_version", str, "The upstream API version (azure_openai).", clearable=True),
         OptionField("weight", int, "Share of the traffic within its priority tier (0: last resort)."),
@@ -261,7 +280,13 @@ ROUTERS = Resource(
         OptionField("description", str, "What it is for."),
         OptionField("model_type", ModelType, "What kind of model it is.", required=True, convert=_enum_value),
         OptionField("mode", RouterMode, "Spread the load, or try providers in order.", convert=_enum_value),
-        OptionField("strategy", Strategy, "How a loadbalance router picks a provider.", convert=_enum_value),
+        OptionField(
+            "strategy",
+            str,
+            "How a loadbalance router picks a provider.",
+            metavar="|".join([*Strategy, *STRATEGY_ALIASES]),
+            parser=parse_strategy,
+        ),
         OptionField(
             "provider",
             str,

@@ -51,7 +51,9 @@ class OptionField:
     convert: Converter | None = None
     """Turns the parsed value into the body value, with the server's help (names to ids)."""
     clearable: bool = False
-    """``update --clear <param>`` empties it: null, or an empty list for a ``multiple`` field."""
+    """``update --clear <param>`` empties it: null, an empty list for a ``multiple`` field, or ``{}``."""
+    mapping: bool = False
+    """The body value is an object built from the repeated values: ``--clear`` sends ``{}``."""
 
     @property
     def key(self) -> str:
@@ -63,6 +65,8 @@ class OptionField:
 
     @property
     def cleared(self) -> Any:
+        if self.mapping:
+            return {}
         return [] if self.multiple else None
 
     def parameter(self, *, required: bool) -> inspect.Parameter:

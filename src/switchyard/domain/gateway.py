@@ -62,6 +62,14 @@ class Strategy(StrEnum):
     lowest_latency = "lowest_latency"
 
 
+ROUTER_ALIASES: dict[str, str] = {
+    "shuffle": Strategy.weighted.value,
+    "random": Strategy.weighted.value,
+    "loadbalancer": RouterMode.loadbalance.value,
+}
+"""Other gateways' names for a strategy or a mode, taken by the API and the CLI."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderAuth:
     header_name: str = "Authorization"

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 
 from switchyard.api.schemas.common import Description, Money, PatchModel, PublicModel, RequestModel
 from switchyard.api.schemas.providers import Priority, Weight
-from switchyard.domain.gateway import ModelType, RetryOn, Router, RouterMember, RouterMode, Strategy
+from switchyard.domain.gateway import ROUTER_ALIASES, ModelType, RetryOn, Router, RouterMember, RouterMode, Strategy
 
 RETRY_ON = "What moves a request on to the next provider: connect_error, timeout (before the first byte), 429, 5xx."
 
@@ -20,11 +20,9 @@ RetrySet = Annotated[list[RetryOn], AfterValidator(_distinct_sorted)]
 
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s]{1,200}$")]
 
-_STRATEGY_ALIASES = {"shuffle": "weighted", "random": "weighted", "loadbalancer": "loadbalance"}
-
 
 def _alias(value: Any) -> Any:
-    return _STRATEGY_ALIASES.get(value, value) if isinstance(value, str) else value
+    return ROUTER_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 StrategyField = Annotated[Strategy, BeforeValidator(_alias)]
