@@ -148,8 +148,9 @@ def main() -> None:
         load(3)  # warm-up
         duration = int(args.seconds)
         command = ["taskset", "-c", str(cores.load), str(py_spy), "record", "--pid", str(running.process.pid)]
-        command += ["--rate", str(args.rate), "--duration", str(duration + 2), "--nonblocking", "--format", "raw"]
-        command += ["--output", str(out / "profile.txt")] + (["--native"] if args.native else [])
+        command += ["--rate", str(args.rate), "--duration", str(duration + 2), "--format", "raw"]
+        # py-spy samples native frames only by pausing the process (--native excludes --nonblocking)
+        command += ["--output", str(out / "profile.txt")] + (["--native"] if args.native else ["--nonblocking"])
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         m = load(duration)
         _, err = spy.communicate(timeout=duration + 60)

@@ -69,13 +69,12 @@ class AnthropicFront:
             finally:
                 self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
-        call = await unless_gone(receive, self.platform.gateway.call(record, body))
-        if call is None:  # the client went away: so did the upstream request
-            record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
-            self.platform.governor.finish(ticket, record, record.overhead_ms())
-            return
         try:
-            answer = call.result()
+            answer = await unless_gone(receive, self.platform.gateway.call(record, body))
+            if answer is None:  # the client went away: so did the upstream request
+                record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
+                self.platform.governor.finish(ticket, record, record.overhead_ms())
+                return
             completion = answer.data if answer.data is not None else parse_object(answer.body or b"")
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
@@ -95,18 +94,21 @@ class AnthropicFront:
             await self._fail(send, rid, record.started, exc)
             return
         await start_stream(send, _headers(rid, record.overhead_ms(), ticket_headers(ticket)))
-        if await relay_unless_gone(receive, self._relay(stream, AnthropicEvents(body["model"]), send), stream):
-            await end_stream(send)
-        elif record.error is None:
+        relay = self._relay(stream, AnthropicEvents(body["model"]), send)
+        if not await relay_unless_gone(receive, relay, stream) and record.error is None:
             record.status = CLIENT_CLOSED
 
     async def _relay(self, stream: StreamingCall, events: AnthropicEvents, send: Send) -> None:
+        """Sends the Anthropic events of each upstream read in one message; the last ones with the end."""
         state = stream.translator.state
         try:
-            async for out in stream.events():
-                for event in events.feed(out, state.usage):
-                    await send_chunk(send, event)
-            for event in events.finish(state.usage):
-                await send_chunk(send, event)
+            out = b""
+            async for batch in stream.events():
+                out = b"".join(events.feed(batch[0] if len(batch) == 1 else b"".join(batch), state.usage))
+                if out and not stream.ended:
+                    await send_chunk(send, out)
+                    out = b""
+            last = out + b"".join(events.finish(state.usage))
         except SwitchyardError as exc:  # headers are gone: the error travels as Anthropic's error event
-            await send_chunk(send, b"event: error\ndata: " + anthropic_error(exc) + b"\n\n")
+            last = b"event: error\ndata: " + anthropic_error(exc) + b"\n\n"
+        await end_stream(send, last)

@@ -1,4 +1,9 @@
-"""Watching the client while the gateway works: when it goes away, the upstream call is cancelled."""
+"""Watching the client while the gateway works: when it goes away, the upstream call is cancelled.
+
+The work runs in the request's own task; one small task waits on ``receive()`` for the disconnect and, if it
+comes first, cancels the request's task (a done-callback, not a second task and ``asyncio.wait`` for the work:
+~15 µs per request, bench/RESULTS.md profiling step 4).
+"""
 
 from __future__ import annotations
 
@@ -18,32 +23,51 @@ async def until_disconnect(receive: Receive) -> None:
         pass
 
 
-async def unless_gone(receive: Receive, call: Awaitable[T]) -> asyncio.Future[T] | None:
-    """The finished call (read its ``result()``), or None when the client went away first (call cancelled)."""
-    task = asyncio.ensure_future(call)
+class _Watch:
+    """Cancels ``task`` when the watcher ends with the client's disconnect while the work is still running."""
+
+    __slots__ = ("active", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.active = True
+        self.fired = False
+
+    def gone(self, watcher: asyncio.Future[None]) -> None:
+        if watcher.cancelled() or watcher.exception() is not None or not self.active:
+            return
+        self.fired = True
+        self.task.cancel()
+
+
+async def unless_gone(receive: Receive, call: Awaitable[T]) -> T | None:
+    """What ``call`` returns (its errors are raised), or None when the client went away first (the call was
+    cancelled). Must be awaited by the request's task, which ``call`` runs in."""
+    task = asyncio.current_task()
+    assert task is not None
+    watch = _Watch(task)
     watcher = asyncio.ensure_future(until_disconnect(receive))
+    watcher.add_done_callback(watch.gone)
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await call
+    except asyncio.CancelledError:
+        if watch.fired and task.uncancel() == 0:  # our own cancellation, nobody else's
+            return None
+        raise
     finally:
+        watch.active = False  # the callback may already be scheduled: it must not cancel what comes next
         watcher.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return None
-    return task
+
+
+async def _ran(relay: Coroutine[Any, Any, None]) -> bool:
+    await relay
+    return True
 
 
 async def relay_unless_gone(receive: Receive, relay: Coroutine[Any, Any, None], stream: StreamingCall) -> bool:
     """Runs ``relay`` (which sends the stream to the client) until it ends or the client goes away; closes the
-    upstream stream either way. True when the relay ran to its end."""
-    task = asyncio.ensure_future(relay)
-    watcher = asyncio.ensure_future(until_disconnect(receive))
+    upstream stream either way. True when the relay ran to its end; its unexpected errors are raised."""
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await unless_gone(receive, _ran(relay)) is not None
     finally:
-        watcher.cancel()
-        if not task.done():  # the client went away mid-stream: stop reading the upstream
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         await stream.aclose()
-    return not task.cancelled() and task.exception() is None

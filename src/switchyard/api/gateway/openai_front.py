@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -142,10 +143,7 @@ class OpenAIFront:
         await send_bytes(send, exc.status, openai_error(exc), common_headers(rid, overhead, error_headers(exc)))
 
     def handler(self, operation: Operation) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-            await self.inference(operation, scope, receive, send)
-
-        return handle
+        return functools.partial(self.inference, operation)  # no coroutine of its own: one frame less per await
 
     async def inference(self, operation: Operation, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -174,15 +172,14 @@ class OpenAIFront:
             finally:
                 self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
-        call = await unless_gone(receive, self.platform.gateway.call(record, data))
-        if call is None:  # the client went away: so did the upstream request
-            record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
-            self.platform.governor.finish(ticket, record, record.overhead_ms())
-            return
         try:
-            answer = call.result()
+            answer = await unless_gone(receive, self.platform.gateway.call(record, data))
         except SwitchyardError as exc:
             await self._fail(send, rid, started, exc)
+            self.platform.governor.finish(ticket, record, record.overhead_ms())
+            return
+        if answer is None:  # the client went away: so did the upstream request
+            record.status, record.finished_at = CLIENT_CLOSED, time.perf_counter()
             self.platform.governor.finish(ticket, record, record.overhead_ms())
             return
         body = answer.body if answer.body is not None else orjson.dumps(answer.data)
@@ -213,18 +210,22 @@ class OpenAIFront:
         if not await relay_unless_gone(receive, self._relay(stream, send, record, extras), stream):
             if record.error is None:
                 record.status = CLIENT_CLOSED
-            return
-        await end_stream(send)
 
     async def _relay(self, stream: StreamingCall, send: Send, record: CallRecord, extras: Ticket | None) -> None:
+        """Sends the events of each upstream read in one message; the last ones with ``[DONE]`` and the end."""
+        last = b""
         try:
-            async for event in stream.events():
+            async for events in stream.events():
                 if extras is not None:
-                    event = event_with_usage_extras(self.platform, extras, record, event)
-                await send_chunk(send, event)
+                    events = [event_with_usage_extras(self.platform, extras, record, event) for event in events]
+                chunk = events[0] if len(events) == 1 else b"".join(events)
+                if stream.ended:
+                    last = chunk
+                else:
+                    await send_chunk(send, chunk)
         except SwitchyardError as exc:  # headers are gone: the error travels as an event, as vLLM does
-            await send_chunk(send, b"data: " + openai_error(exc) + b"\n\n")
-        await send_chunk(send, DONE)
+            last = b"data: " + openai_error(exc) + b"\n\n"
+        await end_stream(send, last + DONE)
 
     async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, rid = time.perf_counter(), request_id(scope)

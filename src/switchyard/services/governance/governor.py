@@ -36,7 +36,14 @@ from switchyard.services.governance.budgets import (
     reservation_micros,
 )
 from switchyard.services.governance.carbon import footprint
-from switchyard.services.governance.rate_limits import LimitClaim, Metered, limit_claims, metered_router, rate_headers
+from switchyard.services.governance.rate_limits import (
+    LimitClaim,
+    LimitPlans,
+    Metered,
+    limit_claims,
+    metered_router,
+    rate_headers,
+)
 from switchyard.services.governance.rules import Rule, RuleChoice
 from switchyard.services.governance.token_estimate import (
     completion_allowance,
@@ -98,6 +105,7 @@ class Governor:
         self.writer = writer
         self.observer = observer
         self._rules: dict[str, Rule | None] = {}
+        self._plans = LimitPlans()
         self._pending: list[Change] = []
         self._settling: asyncio.Task[None] | None = None
 
@@ -144,7 +152,10 @@ class Governor:
         ticket.reserved_tokens, ticket.reserved_prompt = prompt + allowance, prompt
         now = time.time()
         choice = self._choose(principal, route, endpoint, prompt)
-        limits = limit_claims(principal, metered_router(router), ticket.reserved_tokens, choice, now)
+        if choice is None:  # planned once per (principal, router), not per request
+            limits = self._plans.claims(principal, router, ticket.reserved_tokens, now)
+        else:
+            limits = limit_claims(principal, metered_router(router), ticket.reserved_tokens, choice, now)
         budgets: list[BudgetClaim] = []
         if priced:
             ticket.reserved_micros = reservation_micros(router, prompt, allowance)

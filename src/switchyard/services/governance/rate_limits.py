@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from switchyard.adapters.counters import Claim
 from switchyard.domain.gateway import Router
@@ -71,21 +71,60 @@ def window(kind: LimitType, now: float) -> tuple[int, float]:
     return index, float((index + 1) * seconds)
 
 
+def counter_prefix(scope: LimitScope, bucket: str, counter: str, kind: LimitType) -> str:
+    """A limit's counter key without the window's number."""
+    return f"rl:{scope.value}:{bucket}:{counter}:{kind.value}:"
+
+
 def counter_key(scope: LimitScope, bucket: str, counter: str, kind: LimitType, index: int) -> str:
-    return f"rl:{scope.value}:{bucket}:{counter}:{kind.value}:{index}"
+    return f"{counter_prefix(scope, bucket, counter, kind)}{index}"
 
 
-def _claims(
-    scope: LimitScope, bucket: str, limits: dict[LimitType, int], counter: str, tokens: int, now: float
-) -> list[LimitClaim]:
-    out = []
-    for kind, value in limits.items():
-        index, ends = window(kind, now)
-        amount = tokens if kind.counts_tokens else 1
-        key = counter_key(scope, bucket, counter, kind, index)
-        claim = Claim(key, amount, value, kind.window_seconds + WINDOW_GRACE_SECONDS)
-        out.append(LimitClaim(scope, kind, value, claim, ends))
-    return out
+@dataclass(slots=True)
+class PlannedLimit:
+    """One limit that applies to a caller on a router or deployment: its claim but for the window, which is
+    filled in per request (and kept while it lasts: the counter key is built once per window)."""
+
+    scope: LimitScope
+    type: LimitType
+    value: int
+    prefix: str
+    """The counter key without the window's number."""
+    ttl: int
+    _seconds: int = field(init=False)
+    _counts_tokens: bool = field(init=False)
+    _index: int = -1
+    _key: str = ""
+    _ends: float = 0.0
+    _one: LimitClaim | None = None
+    """The claim of a request limit in the current window (its amount is always 1)."""
+
+    def __post_init__(self) -> None:
+        self._seconds = self.type.window_seconds
+        self._counts_tokens = self.type.counts_tokens
+
+    def claim(self, tokens: int, now: float) -> LimitClaim:
+        """The claim counting one request of ``tokens`` tokens at ``now``."""
+        seconds = self._seconds
+        index = int(now // seconds)
+        if index != self._index:
+            self._index, self._key, self._ends = index, f"{self.prefix}{index}", float((index + 1) * seconds)
+            self._one = None
+        if self._counts_tokens:
+            claim = Claim(self._key, tokens, self.value, self.ttl)
+            return LimitClaim(self.scope, self.type, self.value, claim, self._ends)
+        if self._one is None:
+            claim = Claim(self._key, 1, self.value, self.ttl)
+            self._one = LimitClaim(self.scope, self.type, self.value, claim, self._ends)
+        return self._one
+
+
+def _planned(scope: LimitScope, bucket: str, limits: dict[LimitType, int], counter: str) -> list[PlannedLimit]:
+    ttl = WINDOW_GRACE_SECONDS
+    return [
+        PlannedLimit(scope, kind, value, counter_prefix(scope, bucket, counter, kind), kind.window_seconds + ttl)
+        for kind, value in limits.items()
+    ]
 
 
 def default_buckets(principal: Principal) -> dict[LimitScope, str]:
@@ -95,26 +134,52 @@ def default_buckets(principal: Principal) -> dict[LimitScope, str]:
     return buckets
 
 
+def planned_limits(principal: Principal, metered: Metered, choice: RuleChoice | None) -> list[PlannedLimit]:
+    """Every limit that applies to ``principal``'s requests on ``metered`` (the router's rule chose ``choice``)."""
+    buckets = default_buckets(principal)
+    planned: list[PlannedLimit] = []
+    if choice is not None and choice.limits is not None:
+        bucket = f"b:{choice.bucket}" if choice.bucket else buckets[LimitScope.role]
+        planned += _planned(LimitScope.rule, bucket, choice.limits, metered.counter)
+    elif principal.limits:
+        bucket = f"b:{choice.bucket}" if choice is not None and choice.bucket else buckets[LimitScope.role]
+        own = effective_limits(principal.limits, metered.names)
+        planned += _planned(LimitScope.role, bucket, own, metered.counter)
+    if principal.user_limits:
+        own = effective_limits(principal.user_limits, metered.names)
+        planned += _planned(LimitScope.user, buckets[LimitScope.user], own, metered.counter)
+    if principal.key_limits and LimitScope.key in buckets:
+        own = effective_limits(principal.key_limits, metered.names)
+        planned += _planned(LimitScope.key, buckets[LimitScope.key], own, metered.counter)
+    return planned
+
+
 def limit_claims(
     principal: Principal, metered: Metered, tokens: int, choice: RuleChoice | None, now: float
 ) -> list[LimitClaim]:
     """The claims counting one request of ``tokens`` (reserved) tokens against every limit that applies."""
-    buckets = default_buckets(principal)
-    claims: list[LimitClaim] = []
-    if choice is not None and choice.limits is not None:
-        bucket = f"b:{choice.bucket}" if choice.bucket else buckets[LimitScope.role]
-        claims += _claims(LimitScope.rule, bucket, choice.limits, metered.counter, tokens, now)
-    elif principal.limits:
-        bucket = f"b:{choice.bucket}" if choice is not None and choice.bucket else buckets[LimitScope.role]
-        own = effective_limits(principal.limits, metered.names)
-        claims += _claims(LimitScope.role, bucket, own, metered.counter, tokens, now)
-    if principal.user_limits:
-        own = effective_limits(principal.user_limits, metered.names)
-        claims += _claims(LimitScope.user, buckets[LimitScope.user], own, metered.counter, tokens, now)
-    if principal.key_limits and LimitScope.key in buckets:
-        own = effective_limits(principal.key_limits, metered.names)
-        claims += _claims(LimitScope.key, buckets[LimitScope.key], own, metered.counter, tokens, now)
-    return claims
+    return [limit.claim(tokens, now) for limit in planned_limits(principal, metered, choice)]
+
+
+class LimitPlans:
+    """``limit_claims`` for a router without a rule, its planning done once per (principal, router) pair rather
+    than once per request (~10 µs of a governed request's CPU, bench/RESULTS.md). Principals and routers are
+    immutable — an identity edit or a routing reload makes new ones — so a pair seen again has the same limits.
+    Entries hold their pair, so neither object's id can be reused while its entry lives; past ``max_entries``
+    pairs the cache starts over."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._plans: dict[tuple[int, int], tuple[Principal, Router, list[PlannedLimit]]] = {}
+        self._max = max_entries
+
+    def claims(self, principal: Principal, router: Router, tokens: int, now: float) -> list[LimitClaim]:
+        key = (id(principal), id(router))
+        entry = self._plans.get(key)
+        if entry is None or entry[0] is not principal or entry[1] is not router:
+            if len(self._plans) >= self._max:
+                self._plans.clear()
+            entry = self._plans[key] = (principal, router, planned_limits(principal, metered_router(router), None))
+        return [limit.claim(tokens, now) for limit in entry[2]]
 
 
 def duration(seconds: float) -> str:
@@ -131,15 +196,17 @@ def duration(seconds: float) -> str:
 
 def rate_headers(claims: list[LimitClaim], values: list[int], now: float) -> dict[str, str]:
     """OpenAI's ``x-ratelimit-*`` headers from the tightest request limit and the tightest token limit."""
+    requests: tuple[int, LimitClaim] | None = None
+    tokens: tuple[int, LimitClaim] | None = None
+    for claim, used in zip(claims, values, strict=False):
+        remaining = max(0, claim.value - used)
+        if claim.type.counts_tokens:
+            if tokens is None or remaining < tokens[0]:
+                tokens = (remaining, claim)
+        elif requests is None or remaining < requests[0]:
+            requests = (remaining, claim)
     headers: dict[str, str] = {}
-    for suffix, tokens in (("requests", False), ("tokens", True)):
-        tightest: tuple[int, LimitClaim] | None = None
-        for claim, used in zip(claims, values, strict=False):
-            if claim.type.counts_tokens != tokens:
-                continue
-            remaining = max(0, claim.value - used)
-            if tightest is None or remaining < tightest[0]:
-                tightest = (remaining, claim)
+    for suffix, tightest in (("requests", requests), ("tokens", tokens)):
         if tightest is not None:
             remaining, claim = tightest
             headers[f"x-ratelimit-limit-{suffix}"] = str(claim.value)

@@ -1,0 +1,163 @@
+"""The usage writer on SQLite and PostgreSQL: Core inserts in short statements, one transaction per batch with
+the owners' ``spent``, written on the interval or the batch size, a bounded queue, nothing lost at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from switchyard.domain.governance import UsageRecord
+from switchyard.services.governance.usage_writer import STATEMENT_ROWS, PendingUsage, UsageWriter
+from switchyard.services.platform import Platform
+from switchyard.store.tables import ApiKeyRow, UsageRecordRow, UserRow
+from tests.services.test_usage_records import record
+
+
+async def admin_ids(platform: Platform) -> tuple[int, int]:
+    async with platform.sessions() as session:
+        key = (await session.execute(select(ApiKeyRow.id, ApiKeyRow.user_id))).one()
+    return key.user_id, key.id
+
+
+async def spent(platform: Platform, user_id: int, key_id: int) -> tuple[float, float]:
+    async with platform.sessions() as session:
+        user = await session.scalar(select(UserRow.spent).where(UserRow.id == user_id))
+        key = await session.scalar(select(ApiKeyRow.spent).where(ApiKeyRow.id == key_id))
+    return float(user or 0), float(key or 0)
+
+
+async def stored(platform: Platform) -> list[UsageRecord]:
+    async with platform.sessions() as session:
+        rows = (await session.scalars(select(UsageRecordRow).order_by(UsageRecordRow.id))).all()
+    fields = UsageRecord.__dataclass_fields__
+    return [UsageRecord(**{name: getattr(row, name) for name in fields}) for row in rows]
+
+
+class Statements:
+    """The SQL the engine sends, and whether any ORM statement was executed through a session."""
+
+    def __init__(self) -> None:
+        self.inserts: list[int] = []
+        """Rows per ``INSERT INTO usage_records`` sent to the driver."""
+        self.orm_executions = 0
+
+
+@pytest.fixture
+def statements(platform: Platform) -> Iterator[Statements]:
+    seen = Statements()
+
+    def cursor(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO USAGE_RECORDS"):
+            rows = len(parameters) if many else 1
+            if not many and "), (" in statement:  # PostgreSQL: several rows in one INSERT … VALUES (…), (…)
+                rows = statement.count("), (") + 1
+            seen.inserts.append(rows)
+
+    def orm(_state: Any) -> None:
+        seen.orm_executions += 1
+
+    event.listen(platform.engine.sync_engine, "before_cursor_execute", cursor)
+    event.listen(Session, "do_orm_execute", orm)
+    yield seen
+    event.remove(platform.engine.sync_engine, "before_cursor_execute", cursor)
+    event.remove(Session, "do_orm_execute", orm)
+
+
+async def test_a_batch_is_inserted_with_core_in_short_statements_and_adds_to_spent(
+    platform: Platform, statements: Statements
+) -> None:
+    user_id, key_id = await admin_ids(platform)
+    before = await spent(platform, user_id, key_id)
+    records = [record(request_id=f"r{i}", user_id=user_id, key_id=key_id, cost=0.5, provider=None) for i in range(120)]
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    for entry in records:
+        writer.submit(PendingUsage(entry))
+    assert writer.queued == 120
+    statements.orm_executions = 0
+
+    await writer.flush()
+
+    assert (writer.written, writer.queued, writer.dropped, writer.failed_flushes) == (120, 0, 0, 0)
+    assert statements.orm_executions == 0  # no ORM unit of work: a Core INSERT on the session's connection
+    assert sum(statements.inserts) == 120, statements.inserts
+    assert max(statements.inserts) <= STATEMENT_ROWS < 120
+    assert await stored(platform) == records
+    user_spent, key_spent = await spent(platform, user_id, key_id)
+    assert (user_spent - before[0], key_spent - before[1]) == pytest.approx((60.0, 60.0))
+
+
+async def test_records_are_written_when_the_batch_is_full_or_the_interval_passed(platform: Platform) -> None:
+    by_size = UsageWriter(platform.sessions, interval=60, batch_size=3)
+    by_size.start()
+    try:
+        for i in range(3):
+            by_size.submit(PendingUsage(record(request_id=f"size-{i}")))
+        for _ in range(100):
+            if by_size.written == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert by_size.written == 3  # long before the 60 s interval
+    finally:
+        await by_size.close()
+
+    by_time = UsageWriter(platform.sessions, interval=0.1, batch_size=500)
+    by_time.start()
+    try:
+        by_time.submit(PendingUsage(record(request_id="time-0")))
+        for _ in range(100):
+            if by_time.written == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert by_time.written == 1
+    finally:
+        await by_time.close()
+    assert [r.request_id for r in await stored(platform)] == ["size-0", "size-1", "size-2", "time-0"]
+
+
+async def test_a_full_queue_drops_and_counts_and_close_writes_the_rest(platform: Platform) -> None:
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=500, max_queue=100)
+    writer.start()
+    for i in range(105):
+        writer.submit(PendingUsage(record(request_id=f"q{i}")))
+    assert (writer.queued, writer.dropped) == (100, 5)
+
+    await writer.close()
+
+    assert (writer.written, writer.queued, writer.dropped) == (100, 0, 5)
+    assert [r.request_id for r in await stored(platform)] == [f"q{i}" for i in range(100)]
+
+
+async def test_a_failed_batch_is_kept_for_the_next_try(platform: Platform) -> None:
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    writer.submit(PendingUsage(record(request_id="ok")))
+    writer.submit(PendingUsage(record(request_id="broken", status=None)))  # NOT NULL: the batch's insert fails
+
+    await writer.flush()
+
+    assert (writer.written, writer.queued, writer.failed_flushes) == (0, 2, 1)
+    assert await stored(platform) == []
+
+
+async def test_closing_while_a_batch_is_written_loses_nothing(platform: Platform, statements: Statements) -> None:
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    writer.start()
+    for i in range(1500):
+        writer.submit(PendingUsage(record(request_id=f"c{i}")))  # a full batch: the writer wakes up
+    for _ in range(500):
+        if statements.inserts:  # it is inside a batch's transaction now
+            break
+        await asyncio.sleep(0.001)
+    assert statements.inserts
+
+    began = time.monotonic()
+    await writer.close()
+
+    assert time.monotonic() - began < 5  # not stuck behind a lock the interrupted batch kept
+    assert (writer.written, writer.dropped, writer.queued) == (1500, 0, 0)
+    assert len(await stored(platform)) == 1500
