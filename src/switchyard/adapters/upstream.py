@@ -49,14 +49,24 @@ come (``auto_decompress=False``), so they must not be compressed. Giving aiohttp
 spares it the per-request merge that ``skip_auto_headers`` costs."""
 
 
+MAX_ORIGINS_CACHED = 4096
+
+
 class UpstreamPool:
     def __init__(self, *, connections_per_origin: int = 512) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._origins: dict[str, str] = {}
+        """URL → its origin (``urlsplit`` costs more than the lookup, and a provider's URLs repeat)."""
         self._limit = connections_per_origin
 
     def _session(self, url: str) -> aiohttp.ClientSession:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = self._origins.get(url)
+        if origin is None:
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if len(self._origins) >= MAX_ORIGINS_CACHED:  # pass-through URLs vary with their path: stay bounded
+                self._origins.clear()
+            self._origins[url] = origin
         session = self._sessions.get(origin)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, keepalive_timeout=60)

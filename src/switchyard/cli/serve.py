@@ -58,6 +58,7 @@ def serve(
         http="httptools",
         lifespan="on",
         log_level=settings.log_level,
+        server_header=False,  # no "server: uvicorn" on every answer: one header less to write, nothing to advertise
     )
     server = started_server(config)
 

@@ -8,9 +8,10 @@ counters start from). ``close`` writes what is left, so a server stopped with SI
 
 Rows are plain tuples inserted with the Core ``INSERT`` of the table, compiled once per database dialect and run
 as the driver's ``executemany`` with the columns' own bind processors applied (no ORM unit of work, and none of
-SQLAlchemy's per-row parameter handling: ~25 µs of CPU per row on SQLite with a Core executemany of dicts, ~16
-with this), ``STATEMENT_ROWS`` at a time: the work between two awaits stays short, so a big batch does not stall
-the event loop (an ORM insert of 500 rows held it ~20 ms: bench/RESULTS.md, profiling step 3).
+SQLAlchemy's per-row parameter handling: ~29 µs of CPU per row on SQLite and ~15 on PostgreSQL with a Core
+executemany of dicts, ~20 and ~10 with this; bench/RESULTS.md, profiling step 10), ``STATEMENT_ROWS`` at a
+time: the work between two awaits stays short, so a big batch does not stall the event loop (an ORM insert of
+500 rows held it ~20 ms: bench/RESULTS.md, profiling step 3).
 """
 
 from __future__ import annotations
