@@ -134,13 +134,8 @@ async def read_body(response: aiohttp.ClientResponse) -> bytes:
 
 async def iter_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     """The body as it arrives."""
-    try:
-        async for chunk in response.content.iter_any():
-            yield chunk
-    except TimeoutError:
-        raise UpstreamTimeout("The upstream stopped streaming.") from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamError(f"The upstream's stream was cut off ({type(exc).__name__}).") from None
+    while chunk := await read_chunk(response):
+        yield chunk
 
 
 async def read_chunk(response: aiohttp.ClientResponse) -> bytes:

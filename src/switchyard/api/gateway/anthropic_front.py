@@ -104,7 +104,7 @@ class AnthropicFront:
         try:
             out = b""
             async for batch in stream.events():
-                out = b"".join(events.feed(batch[0] if len(batch) == 1 else b"".join(batch), state.usage))
+                out = b"".join(events.feed(b"".join(batch), state.usage))
                 if out and not stream.ended:
                     await send_chunk(send, out)
                     out = b""

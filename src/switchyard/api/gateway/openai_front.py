@@ -218,7 +218,7 @@ class OpenAIFront:
             async for events in stream.events():
                 if extras is not None:
                     events = [event_with_usage_extras(self.platform, extras, record, event) for event in events]
-                chunk = events[0] if len(events) == 1 else b"".join(events)
+                chunk = b"".join(events)  # one event: that same object, not a copy
                 if stream.ended:
                     last = chunk
                 else:

@@ -21,7 +21,14 @@ from switchyard.adapters.wire.base import Usage
 from switchyard.api.gateway.errors import error_headers, openai_error
 from switchyard.api.gateway.governance_http import CLIENT_CLOSED, ticket_headers
 from switchyard.api.gateway.openai_front import authenticate
-from switchyard.api.gateway.wire_http import common_headers, read_body, request_id, send_bytes
+from switchyard.api.gateway.wire_http import (
+    common_headers,
+    end_stream,
+    read_body,
+    request_id,
+    send_bytes,
+    send_chunk,
+)
 from switchyard.domain.gateway import Operation
 from switchyard.errors import BadRequest, RateLimited, SwitchyardError
 from switchyard.services.gateway.dispatch import CallRecord
@@ -36,7 +43,7 @@ ENDPOINT = "passthrough"
 
 def _json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, for the token estimate; anything else estimates as nothing."""
-    if not body or body[:1] not in (b"{", b" ", b"\n", b"\t", b"\r"):
+    if not body:
         return {}
     try:
         parsed = orjson.loads(body)
@@ -120,13 +127,13 @@ class PassthroughFront:
                         record.first_token_at = time.perf_counter()
                     if sniffer is not None:
                         sniffer.feed(chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await send_chunk(send, chunk)
             except asyncio.CancelledError:
                 status = CLIENT_CLOSED
                 raise
             except SwitchyardError:
                 pass  # headers are gone; ending the body is all that is left to say
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await end_stream(send)
         finally:
             await answer.aclose()
             if ticket is not None and record is not None and sniffer is not None:

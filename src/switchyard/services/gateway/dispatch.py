@@ -74,7 +74,8 @@ class CallRecord:
         return (self.finished_at or time.perf_counter()) - self.started
 
 
-def _timeouts(target: Target) -> CallTimeouts:
+def call_timeouts(target: Target) -> CallTimeouts:
+    """The provider's timeouts as the upstream pool takes them (made once per distinct setting)."""
     return _call_timeouts(target.provider.timeouts)
 
 
@@ -329,7 +330,7 @@ class Gateway:
             request = wire.build(record.operation, sent, target, stream=False)
             began = time.perf_counter()
             try:
-                async with self._in_flight(record, target), self.pool.open(request, _timeouts(target)) as response:
+                async with self._in_flight(record, target), self.pool.open(request, call_timeouts(target)) as response:
                     record.first_byte_seconds = time.perf_counter() - began
                     payload = await read_body(response)
                     status = response.status
@@ -431,7 +432,7 @@ class Gateway:
                 in_flight = self._in_flight(record, target)
                 if in_flight is not NOT_COUNTED:
                     await stack.enter_async_context(in_flight)
-                response = await stack.enter_async_context(self.pool.open(request, _timeouts(target)))
+                response = await stack.enter_async_context(self.pool.open(request, call_timeouts(target)))
                 if response.status >= 400:
                     raise wire.error(response.status, await read_body(response))
                 first = await read_chunk(response)

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from switchyard.adapters.upstream import CallTimeouts, UpstreamPool, UpstreamRequest, iter_chunks
+from switchyard.adapters.upstream import UpstreamPool, UpstreamRequest, iter_chunks
 from switchyard.adapters.wire import anthropic, gemini
 from switchyard.adapters.wire.azure_openai import use_api_key_header
 from switchyard.adapters.wire.base import Target, provider_headers
 from switchyard.domain.gateway import WireFormat
 from switchyard.errors import BadRequest, NotFound
+from switchyard.services.gateway.dispatch import call_timeouts
 from switchyard.services.gateway.routing_table import ProviderEntry, Route, RoutingTable
 from switchyard.services.permissions import Permission
 from switchyard.services.principal import Principal
@@ -106,7 +107,7 @@ async def open_raw(
     sent = {k.lower(): v for k, v in credential_headers(entry.target).items()}
     # The client's content type, and its Anthropic version and betas over the defaults.
     sent.update({k.lower(): v for k, v in headers.items() if k.lower() in FORWARDED_HEADERS})
-    timeouts = CallTimeouts(provider.timeouts.connect, provider.timeouts.first_byte, provider.timeouts.total)
+    timeouts = call_timeouts(entry.target)
     stack = AsyncExitStack()
     try:
         response = await stack.enter_async_context(
