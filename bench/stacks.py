@@ -3,6 +3,8 @@ model names, and the process whose CPU time is measured. The mock upstream is sh
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +15,8 @@ from bench.processes import Process, free_port, start, wait_http
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 UPSTREAM_KEY = "sk-bench-upstream-0123456789"
-STARTUP_LIMIT = 90.0
+STARTUP_LIMIT = float(os.environ.get("BENCH_STARTUP_LIMIT", "90"))
+"""Seconds a server may take to answer after it was started (``bench.instructions`` raises it: valgrind)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ def direct(context: Context) -> Running:
 
 def bare(context: Context) -> Running:
     port = free_port()
-    command = [PYTHON, "-m", "bench.bare_proxy", "--port", str(port), "--upstream", context.mock_url]
+    prefix = shlex.split(os.environ.get("BENCH_BARE_PREFIX", ""))  # e.g. valgrind (bench.instructions)
+    command = [*prefix, PYTHON, "-m", "bench.bare_proxy", "--port", str(port), "--upstream", context.mock_url]
     process = start("bare", command, core=context.cores.sut, log=context.raw_dir / "bare.log")
     url = f"http://127.0.0.1:{port}"
     wait_http(process, f"{url}/v1/models", limit=STARTUP_LIMIT)

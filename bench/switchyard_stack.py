@@ -39,6 +39,10 @@ HIGH_LIMITS = [
 ]
 
 
+EXTRA_ENVIRONMENT: dict[str, str] = {}
+"""Settings for the server on top of the harness's own (``bench.instructions`` sets the usage writer's)."""
+
+
 def switchyard_command() -> list[str]:
     """``.venv/bin/switchyard``, or ``BENCH_SWITCHYARD`` (e.g. another checkout's, to compare two builds);
     ``serve --port … --data-dir …`` is appended."""
@@ -142,7 +146,7 @@ def start_switchyard(context: Context, database: str, *, redis: bool = False) ->
     """``database``: ``sqlite`` (the embedded default) or ``postgres`` (a throwaway database, dropped at stop)."""
     name = f"switchyard-{database}" + ("-redis" if redis else "")
     data_dir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    variables: dict[str, str] = {}
+    variables: dict[str, str] = dict(EXTRA_ENVIRONMENT)
     cleanup: list[Callable[[], None]] = [lambda: shutil.rmtree(data_dir, ignore_errors=True)]
     if database == "postgres":
         db_name = f"switchyard_bench_{uuid.uuid4().hex[:10]}"

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from switchyard.api.gateway.client_watch import relay_unless_gone, unless_gone
+from switchyard.api.gateway.client_watch import WATCH_AFTER_SECONDS, relay_unless_gone, unless_gone
 from switchyard.services.platform import Platform
 from switchyard.services.usage_records import UsageFilter, list_usage
 from tests.conftest import ADMIN_KEY, ModelFactory
@@ -47,11 +47,31 @@ async def test_the_work_runs_to_its_end_while_the_client_stays() -> None:
     assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
+async def test_work_that_ends_before_the_watch_starts_never_reads_from_the_client() -> None:
+    client = Client()
+    client.sent = True
+    client.leave()  # it would be seen at once if the watcher ran
+    assert await unless_gone(client.receive, asyncio.sleep(WATCH_AFTER_SECONDS / 5, result="answer")) == "answer"
+    await asyncio.sleep(WATCH_AFTER_SECONDS * 2)
+    assert client.receives == 0
+
+
+async def test_a_client_gone_before_the_watch_starts_cancels_the_work_when_it_does() -> None:
+    client = Client()
+    client.sent = True
+    client.leave()
+    began = time.monotonic()
+    assert await unless_gone(client.receive, asyncio.sleep(10)) is None
+    assert WATCH_AFTER_SECONDS * 0.9 <= time.monotonic() - began < 1
+    assert client.receives == 1
+
+
 async def test_a_disconnect_as_the_work_ends_does_not_cancel_what_comes_next() -> None:
     client = Client()
     client.sent = True
 
     async def work() -> str:
+        await asyncio.sleep(WATCH_AFTER_SECONDS * 1.5)  # the watcher runs
         client.leave()  # as when the answer ends: the watcher wakes up with the disconnect …
         await asyncio.sleep(0)  # … and finishes while the work finishes too
         return "answer"

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from switchyard import __version__
 from switchyard.api import error_handlers
@@ -49,13 +49,13 @@ class SwitchyardApp(FastAPI):
     and their ``send`` wrappers: ~27 µs of CPU per chat request, ~55 per stream; bench/RESULTS.md, profiling
     step 2). An unexpected error there is still logged and answered 500 in the error shape."""
 
-    inference: ASGIApp
+    inference: InferenceDispatch
     """``InferenceDispatch`` over FastAPI's own stack (set by ``create_app``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            try:
-                await self.inference(scope, receive, send)
+            try:  # the handler itself, not InferenceDispatch's __call__: one coroutine frame less per wake-up
+                await self.inference.handler(scope)(scope, receive, send)
             except Exception as exc:
                 await inference_failed(scope, send, exc)
             return

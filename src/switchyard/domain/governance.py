@@ -63,7 +63,7 @@ class Budget:
     """Spent as of when the principal was loaded: where a shared counter starts if it has none."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every request, and a frozen init costs ~3 µs more (17 fields)
 class UsageRecord:
     request_id: str
     created_at: datetime

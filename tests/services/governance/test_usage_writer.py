@@ -6,14 +6,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from switchyard.domain.governance import UsageRecord
-from switchyard.services.governance.usage_writer import STATEMENT_ROWS, PendingUsage, UsageWriter
+from switchyard.services.governance.usage_writer import (
+    STATEMENT_ROWS,
+    PendingUsage,
+    UsageWriter,
+    compiled_insert,
+    sqlite_utc_text,
+)
 from switchyard.services.platform import Platform
 from switchyard.store.tables import ApiKeyRow, UsageRecordRow, UserRow
 from tests.services.test_usage_records import record
@@ -161,3 +169,27 @@ async def test_closing_while_a_batch_is_written_loses_nothing(platform: Platform
     assert time.monotonic() - began < 5  # not stuck behind a lock the interrupted batch kept
     assert (writer.written, writer.dropped, writer.queued) == (1500, 0, 0)
     assert len(await stored(platform)) == 1500
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 21, 8, 30, 52, 123456, tzinfo=UTC),
+        datetime(2026, 11, 21, 9, 30, 52, tzinfo=timezone(timedelta(hours=1))),  # no microseconds, not UTC
+        datetime(999, 1, 2, 3, 4, 5, 6),  # naive: taken as UTC; a year below 1000
+        None,
+    ],
+)
+def test_the_fast_sqlite_timestamp_is_the_text_sqlalchemy_writes(value: datetime | None) -> None:
+    dialect = sqlite.dialect()
+    column = UsageRecordRow.__table__.c.created_at  # type: ignore[attr-defined]
+    assert sqlite_utc_text(value) == column.type.dialect_impl(dialect).bind_processor(dialect)(value)
+
+
+def test_a_row_holds_the_record_values_in_the_statement_order() -> None:
+    compiled = compiled_insert(sqlite.dialect())
+    entry = record(request_id="r1", cost=0.25, ttft_ms=None)
+    row = compiled.row(entry)
+    values = dict(zip(compiled.names, row, strict=True))
+    assert values["request_id"] == "r1" and values["cost"] == 0.25 and values["ttft_ms"] is None
+    assert values["created_at"] == sqlite_utc_text(entry.created_at)

@@ -12,7 +12,7 @@ import orjson
 from switchyard.adapters.upstream import UpstreamRequest
 from switchyard.adapters.wire.base import Answer, StreamState, Target, provider_headers, usage_from_openai
 from switchyard.adapters.wire.forms import FILES_KEY, form_data
-from switchyard.adapters.wire.sse import DONE, EventSplitter, data_lines
+from switchyard.adapters.wire.sse import DONE, EventSplitter, data_lines, split_events
 from switchyard.adapters.wire.upstream_errors import from_status
 from switchyard.domain.gateway import Operation
 from switchyard.errors import SwitchyardError, UpstreamError
@@ -66,7 +66,31 @@ def parse_object(payload: bytes) -> dict[str, Any]:
     return data
 
 
+USAGE_OBJECT = (b'"usage":{', b'"usage": {')
+"""How an event that carries usage figures shows it (``"usage":null``, in every chunk of OpenAI's streams once
+usage is asked for, carries none). Inside a JSON string a quote is escaped, so text cannot look like this."""
+
+
+def _first_to_read(events: bytes) -> int:
+    """Where the first of ``events`` (whole, in one piece) that must be read one by one begins — one that carries
+    usage figures or is ``[DONE]`` — or ``len(events)`` when there is none."""
+    found = [i for i in (*(events.find(mark) for mark in USAGE_OBJECT), events.find(b"[DONE]")) if i >= 0]
+    if not found:
+        return len(events)
+    start = events.rfind(b"\n\n", 0, min(found))
+    return 0 if start < 0 else start + 2
+
+
+def _no_empty_event(events: bytes) -> bool:
+    """No event of ``events`` is empty or blank (to be dropped): none begins with a blank."""
+    return not events[:1].isspace() and b"\n\n\n" not in events and b"\n\n " not in events and b"\n\n\t" not in events
+
+
 class OpenAIStream:
+    """Relays OpenAI's stream as it comes, reading only the events that carry usage (and ``[DONE]``, which the
+    front door writes itself). The events before the first of those leave in one piece, as they came: a
+    20-chunk stream is not split, parsed and joined again event by event (bench/RESULTS.md, profiling step 11)."""
+
     def __init__(self, include_usage: bool) -> None:
         self.state = StreamState()
         self._include_usage = include_usage
@@ -93,7 +117,18 @@ class OpenAIStream:
         return event + b"\n\n"
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        return [out for event in self._events.feed(chunk) if (out := self._relay(event)) is not None]
+        events = self._events.complete(chunk)
+        if not events:
+            return []
+        out: list[bytes] = []
+        start = _first_to_read(events)
+        if start and _no_empty_event(events[:start]):
+            out.append(events[:start])
+            self.state.output_chunks += events.count(b"\n\n", 0, start)
+        else:
+            start = 0
+        out += [relayed for event in split_events(events[start:]) if (relayed := self._relay(event)) is not None]
+        return out
 
     def close(self) -> list[bytes]:
         rest = self._events.rest()

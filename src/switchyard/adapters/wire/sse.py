@@ -15,16 +15,33 @@ class EventSplitter:
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def complete(self, chunk: bytes) -> bytes:
+        """The whole events ``chunk`` completes, in one piece, each with its blank line (``\r\n`` made ``\n``);
+        b"" when none did. The rest waits for more."""
         data = self._buffer + chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
-        *events, self._buffer = data.split(b"\n\n")
-        return [event for event in events if event.strip()]
+        if data[:1] == b"\n":  # blank lines before an event (one read ended inside a run of them) mean nothing
+            data = data.lstrip(b"\n")
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = data
+            return b""
+        self._buffer = data[end + 2 :]
+        return data[: end + 2]
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return split_events(self.complete(chunk))
 
     def rest(self) -> bytes:
         rest, self._buffer = self._buffer.strip(), b""
         return rest
+
+
+def split_events(events: bytes) -> list[bytes]:
+    """Whole events (as ``EventSplitter.complete`` gives them) one by one, without their blank lines; empty ones
+    dropped."""
+    return [event for event in events.split(b"\n\n") if event.strip()]
 
 
 def data_lines(event: bytes) -> bytes:

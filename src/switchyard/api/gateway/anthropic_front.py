@@ -10,6 +10,7 @@ stream has started.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -38,8 +39,8 @@ from switchyard.services.governance.governor import Ticket
 from switchyard.services.platform import Platform
 
 
-def _headers(rid: str, overhead_ms: float, extra: Headers | None = None) -> Headers:
-    return common_headers(rid, overhead_ms, [(b"request-id", rid.encode()), *(extra or [])])
+def _headers(rid: str, overhead_ms: float, extra: Sequence[tuple[bytes, bytes]] = ()) -> Headers:
+    return common_headers(rid, overhead_ms, [(b"request-id", rid.encode()), *extra])
 
 
 class AnthropicFront:

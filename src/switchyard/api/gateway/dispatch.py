@@ -53,15 +53,20 @@ class InferenceDispatch:
                 return prefixed
         return None
 
+    def handler(self, scope: Scope) -> Handler:
+        """The handler of a ``/v1`` request: its route's, or one that answers 404 or 405."""
+        methods = self._find(scope["path"])
+        handler = methods.get(scope["method"]) if methods is not None else None
+        return handler if handler is not None else self._unrouted
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
+        await self.handler(scope)(scope, receive, send)
+
+    async def _unrouted(self, scope: Scope, receive: Receive, send: Send) -> None:
         methods = self._find(scope["path"])
-        handler = methods.get(scope["method"]) if methods is not None else None
-        if handler is not None:
-            await handler(scope, receive, send)
-            return
         error: SwitchyardError
         if methods is None:
             error = NotFound(f"No inference route {scope['path']}. See /docs for the API reference.")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from switchyard.api.gateway.wire_http import Headers
 from switchyard.domain.gateway import Operation
 from switchyard.errors import RateLimited
 from switchyard.services.gateway.dispatch import CallRecord
@@ -32,8 +32,8 @@ async def admit(
         raise
 
 
-def ticket_headers(ticket: Ticket) -> Headers:
-    return [(name.encode(), value.encode()) for name, value in ticket.headers.items()]
+def ticket_headers(ticket: Ticket) -> Sequence[tuple[bytes, bytes]]:
+    return ticket.headers
 
 
 def with_usage_extras(platform: Platform, ticket: Ticket, record: CallRecord, payload: dict[str, Any]) -> bool:

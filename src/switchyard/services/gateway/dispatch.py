@@ -221,11 +221,12 @@ class Gateway:
             self.latency.observe(target.provider.id, record.first_byte_seconds or record.upstream_seconds)
 
     async def _order(self, record: CallRecord) -> Sequence[Target]:
-        """The route's targets in the order to try them."""
+        """The route's targets in the order to try them (when it has more than one: a single target is taken as
+        it is, without this coroutine)."""
         route = record.route
         if not route.targets:
             raise UpstreamUnavailable(f"Model '{route.router.name}' has no enabled provider.", code="no_provider")
-        return route.targets if len(route.targets) == 1 else await self.balancer.order(route)
+        return await self.balancer.order(route)
 
     def _attempts(self, record: CallRecord, order: Sequence[Target]) -> Iterator[tuple[Target, WireAdapter]]:
         """The targets to try, in ``order``; each claimed from the circuit breaker just before it is tried.
@@ -305,16 +306,15 @@ class Gateway:
         finally:
             self.queue.leave(waiter)
 
-    async def call(self, record: CallRecord, body: dict[str, Any]) -> Answer:
-        try:
-            return await self._call_once(record, body)
-        except AllFull:
-            return await self._queued(record, lambda: self._call_once(record, body))
-
-    async def _call_once(self, record: CallRecord, body: dict[str, Any]) -> Answer:
+    async def call(self, record: CallRecord, body: dict[str, Any], *, queued: bool = False) -> Answer:
+        """The answer of the first provider that gives one. When every provider is at capacity the request waits
+        in the router's queue (``queued``: it is its turn there, and a full pass raises ``AllFull``). One
+        coroutine for the pass and the call: every frame between the request's task and the upstream costs on
+        each of its wake-ups."""
         last: SwitchyardError | None = None
         full = False
-        for target, wire in self._attempts(record, await self._order(record)):
+        targets = record.route.targets
+        for target, wire in self._attempts(record, targets if len(targets) == 1 else await self._order(record)):
             sent = upstream_body(body, target)
             invoke = getattr(wire, "invoke", None)
             if invoke is not None:  # an InProcessAdapter: served here, no HTTP
@@ -358,9 +358,11 @@ class Gateway:
                     raise
                 continue
             return self._succeeded(record, target, answer, status)
-        if full:
+        if not full:
+            raise self._exhausted(record, last)
+        if queued:
             raise AllFull
-        raise self._exhausted(record, last)
+        return await self._queued(record, lambda: self.call(record, body, queued=True))
 
     async def _invoke(
         self,
@@ -415,16 +417,14 @@ class Gateway:
         log.info("provider %s failed (%s): %s", target.provider.name, exc.status, exc.message)
         return exc
 
-    async def open_stream(self, record: CallRecord, body: dict[str, Any], *, include_usage: bool) -> StreamingCall:
-        try:
-            return await self._open_stream_once(record, body, include_usage)
-        except AllFull:
-            return await self._queued(record, lambda: self._open_stream_once(record, body, include_usage))
-
-    async def _open_stream_once(self, record: CallRecord, body: dict[str, Any], include_usage: bool) -> StreamingCall:
+    async def open_stream(
+        self, record: CallRecord, body: dict[str, Any], *, include_usage: bool, queued: bool = False
+    ) -> StreamingCall:
+        """A stream committed to the first provider that sends its first chunk; queued as ``call`` is."""
         last: SwitchyardError | None = None
         full = False
-        for target, wire in self._attempts(record, await self._order(record)):
+        targets = record.route.targets
+        for target, wire in self._attempts(record, targets if len(targets) == 1 else await self._order(record)):
             request = wire.build(record.operation, upstream_body(body, target), target, stream=True)
             stack = AsyncExitStack()
             began = time.perf_counter()
@@ -458,6 +458,10 @@ class Gateway:
             record.error, record.status = None, 200
             translator = wire.stream(record.operation, target, include_usage=include_usage)
             return StreamingCall(self, record, stack, response, translator, first)
-        if full:
+        if not full:
+            raise self._exhausted(record, last)
+        if queued:
             raise AllFull
-        raise self._exhausted(record, last)
+        return await self._queued(
+            record, lambda: self.open_stream(record, body, include_usage=include_usage, queued=True)
+        )

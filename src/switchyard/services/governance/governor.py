@@ -16,8 +16,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,6 @@ from switchyard.services.governance.budgets import (
     budget_claims,
     cost,
     cost_micros,
-    is_priced,
     reservation_micros,
 )
 from switchyard.services.governance.carbon import footprint
@@ -42,6 +41,7 @@ from switchyard.services.governance.rate_limits import (
     Metered,
     limit_claims,
     metered_router,
+    rate_header_pairs,
     rate_headers,
 )
 from switchyard.services.governance.rules import Rule, RuleChoice
@@ -76,10 +76,10 @@ class Ticket:
     reserved_prompt: int = 0
     """The prompt's share of ``reserved_tokens`` (the rest is the completion the client allowed)."""
     reserved_micros: int = 0
-    token_claims: list[Claim] = field(default_factory=list)
-    budget_claims: list[Claim] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    """``x-ratelimit-*`` headers for the answer."""
+    token_claims: Sequence[Claim] = ()
+    budget_claims: Sequence[Claim] = ()
+    headers: Sequence[tuple[bytes, bytes]] = ()
+    """``x-ratelimit-*`` headers for the answer, as ASGI header pairs."""
     finished: bool = False
 
 
@@ -144,34 +144,39 @@ class Governor:
         body in any provider's dialect (pass-through)."""
         ticket = Ticket(principal, route, endpoint, request_id, datetime.now(UTC))
         router = route.router
-        priced = is_priced(router) and bool(principal.budgets)
-        if not (principal.limits or principal.user_limits or principal.key_limits or router.rate_limit_rule or priced):
+        plan = self._plans.plan(principal, router)  # worked out once per (principal, router)
+        if not plan.governed:
             return ticket
         prompt = estimate_prompt_tokens(operation, body) if operation is not None else estimate_any_prompt(body)
         allowance = completion_allowance(body)
-        ticket.reserved_tokens, ticket.reserved_prompt = prompt + allowance, prompt
+        reserved = ticket.reserved_tokens = prompt + allowance
+        ticket.reserved_prompt = prompt
         now = time.time()
-        choice = self._choose(principal, route, endpoint, prompt)
-        if choice is None:  # planned once per (principal, router), not per request
-            limits = self._plans.claims(principal, router, ticket.reserved_tokens, now)
+        if router.rate_limit_rule:  # the rule chooses limits and bucket per request
+            choice = self._choose(principal, route, endpoint, prompt)
+            limits = limit_claims(principal, metered_router(router), reserved, choice, now)
         else:
-            limits = limit_claims(principal, metered_router(router), ticket.reserved_tokens, choice, now)
+            limits = [limit.claim(reserved, now) for limit in plan.limits]
         budgets: list[BudgetClaim] = []
-        if priced:
+        if plan.priced:
             ticket.reserved_micros = reservation_micros(router, prompt, allowance)
             budgets = budget_claims(principal.budgets, ticket.reserved_micros)
         if not limits and not budgets:
             return ticket
-        verdict = await self._counters.claim([c.claim for c in limits] + [b.claim for b in budgets])
+        claims = [c.claim for c in limits]
+        if budgets:
+            claims += [b.claim for b in budgets]
+        verdict = await self._counters.claim(claims)
         values = verdict.values
         if not verdict.admitted:
             assert verdict.refused is not None
             if verdict.refused >= len(limits):
                 raise self._spent(budgets[verdict.refused - len(limits)], values[verdict.refused])
             raise self._limited(limits, values, verdict.refused, now)
-        ticket.headers = rate_headers(limits, values, now)
-        ticket.token_claims = [c.claim for c in limits if c.type.counts_tokens]
-        ticket.budget_claims = [b.claim for b in budgets]
+        ticket.headers = rate_header_pairs(limits, values, now)
+        ticket.token_claims = [c.claim for c in limits if c.counts_tokens]
+        if budgets:
+            ticket.budget_claims = [b.claim for b in budgets]
         return ticket
 
     async def admit_requests(self, principal: Principal, metered: Metered) -> dict[str, str]:
@@ -180,7 +185,7 @@ class Governor:
         if not (principal.limits or principal.user_limits or principal.key_limits):
             return {}
         now = time.time()
-        limits = [c for c in limit_claims(principal, metered, 0, None, now) if not c.type.counts_tokens]
+        limits = [c for c in limit_claims(principal, metered, 0, None, now) if not c.counts_tokens]
         if not limits:
             return {}
         verdict = await self._counters.claim([c.claim for c in limits])

@@ -8,6 +8,7 @@ user, key overrides per key. Every one must hold — the most restrictive wins.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from switchyard.adapters.counters import Claim
 from switchyard.domain.gateway import Router
 from switchyard.domain.governance import ANY_ROUTER, LimitScope, LimitType, RateLimit
+from switchyard.services.governance.budgets import is_priced
 from switchyard.services.governance.rules import RuleChoice
 from switchyard.services.principal import Principal
 
@@ -41,7 +43,7 @@ def metered_deployment(deployment_id: int, name: str) -> Metered:
     return Metered(f"d{deployment_id}", frozenset((name,)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose init costs ~3× more
 class LimitClaim:
     scope: LimitScope
     type: LimitType
@@ -49,6 +51,8 @@ class LimitClaim:
     claim: Claim
     resets_at: float
     """Unix time at which the window ends."""
+    counts_tokens: bool = False
+    """The limit is on tokens (tpm, tpd), not requests (``type.counts_tokens``, read on every request)."""
 
 
 def effective_limits(limits: Iterable[RateLimit], names: frozenset[str]) -> dict[LimitType, int]:
@@ -112,7 +116,7 @@ class PlannedLimit:
             self._one = None
         if self._counts_tokens:
             claim = Claim(self._key, tokens, self.value, self.ttl)
-            return LimitClaim(self.scope, self.type, self.value, claim, self._ends)
+            return LimitClaim(self.scope, self.type, self.value, claim, self._ends, True)
         if self._one is None:
             claim = Claim(self._key, 1, self.value, self.ttl)
             self._one = LimitClaim(self.scope, self.type, self.value, claim, self._ends)
@@ -161,25 +165,47 @@ def limit_claims(
     return [limit.claim(tokens, now) for limit in planned_limits(principal, metered, choice)]
 
 
+@dataclass(slots=True)
+class AdmissionPlan:
+    """What admitting ``principal``'s requests on ``router`` takes, worked out once for the pair: the limits
+    (when the router has no rule: a rule chooses per request), whether budgets apply, whether anything does."""
+
+    limits: list[PlannedLimit]
+    priced: bool
+    """The router has a price and the caller has budgets."""
+    governed: bool
+    """Any limit, rule or budget applies (else admission claims nothing)."""
+
+
 class LimitPlans:
-    """``limit_claims`` for a router without a rule, its planning done once per (principal, router) pair rather
-    than once per request (~10 µs of a governed request's CPU, bench/RESULTS.md). Principals and routers are
-    immutable — an identity edit or a routing reload makes new ones — so a pair seen again has the same limits.
-    Entries hold their pair, so neither object's id can be reused while its entry lives; past ``max_entries``
-    pairs the cache starts over."""
+    """``AdmissionPlan`` per (principal, router) pair, made once rather than once per request (~10 µs of a
+    governed request's CPU, bench/RESULTS.md). Principals and routers are immutable — an identity edit or a
+    routing reload makes new ones — so a pair seen again has the same plan. Entries hold their pair, so neither
+    object's id can be reused while its entry lives; past ``max_entries`` pairs the cache starts over."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._plans: dict[tuple[int, int], tuple[Principal, Router, list[PlannedLimit]]] = {}
+        self._plans: dict[tuple[int, int], tuple[Principal, Router, AdmissionPlan]] = {}
         self._max = max_entries
 
-    def claims(self, principal: Principal, router: Router, tokens: int, now: float) -> list[LimitClaim]:
+    def plan(self, principal: Principal, router: Router) -> AdmissionPlan:
         key = (id(principal), id(router))
         entry = self._plans.get(key)
         if entry is None or entry[0] is not principal or entry[1] is not router:
             if len(self._plans) >= self._max:
                 self._plans.clear()
-            entry = self._plans[key] = (principal, router, planned_limits(principal, metered_router(router), None))
-        return [limit.claim(tokens, now) for limit in entry[2]]
+            entry = self._plans[key] = (principal, router, _admission_plan(principal, router))
+        return entry[2]
+
+    def claims(self, principal: Principal, router: Router, tokens: int, now: float) -> list[LimitClaim]:
+        """The claims of one request on a router without a rule."""
+        return [limit.claim(tokens, now) for limit in self.plan(principal, router).limits]
+
+
+def _admission_plan(principal: Principal, router: Router) -> AdmissionPlan:
+    priced = bool(principal.budgets) and is_priced(router)
+    limited = bool(principal.limits or principal.user_limits or principal.key_limits)
+    limits = planned_limits(principal, metered_router(router), None) if limited and not router.rate_limit_rule else []
+    return AdmissionPlan(limits, priced, limited or priced or bool(router.rate_limit_rule))
 
 
 def duration(seconds: float) -> str:
@@ -194,22 +220,42 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def rate_headers(claims: list[LimitClaim], values: list[int], now: float) -> dict[str, str]:
-    """OpenAI's ``x-ratelimit-*`` headers from the tightest request limit and the tightest token limit."""
-    requests: tuple[int, LimitClaim] | None = None
-    tokens: tuple[int, LimitClaim] | None = None
+HeaderPairs = list[tuple[bytes, bytes]]
+
+_REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
+_TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
+
+
+@functools.lru_cache(maxsize=4096)
+def _reset(seconds: int) -> bytes:
+    return duration(seconds).encode()
+
+
+def rate_header_pairs(claims: list[LimitClaim], values: list[int], now: float) -> HeaderPairs:
+    """OpenAI's ``x-ratelimit-*`` headers from the tightest request limit and the tightest token limit, as the
+    answer's header pairs."""
+    requests: LimitClaim | None = None
+    tokens: LimitClaim | None = None
+    left_requests = left_tokens = 0
     for claim, used in zip(claims, values, strict=False):
-        remaining = max(0, claim.value - used)
-        if claim.type.counts_tokens:
-            if tokens is None or remaining < tokens[0]:
-                tokens = (remaining, claim)
-        elif requests is None or remaining < requests[0]:
-            requests = (remaining, claim)
-    headers: dict[str, str] = {}
-    for suffix, tightest in (("requests", requests), ("tokens", tokens)):
+        remaining = claim.value - used
+        if claim.counts_tokens:
+            if tokens is None or remaining < left_tokens:
+                tokens, left_tokens = claim, remaining
+        elif requests is None or remaining < left_requests:
+            requests, left_requests = claim, remaining
+    headers: HeaderPairs = []
+    tightest_pairs = ((_REQUEST_HEADERS, requests, left_requests), (_TOKEN_HEADERS, tokens, left_tokens))
+    for (limit, left, reset), tightest, remaining in tightest_pairs:
         if tightest is not None:
-            remaining, claim = tightest
-            headers[f"x-ratelimit-limit-{suffix}"] = str(claim.value)
-            headers[f"x-ratelimit-remaining-{suffix}"] = str(remaining)
-            headers[f"x-ratelimit-reset-{suffix}"] = duration(claim.resets_at - now)
+            headers += (
+                (limit, b"%d" % tightest.value),
+                (left, b"%d" % max(0, remaining)),
+                (reset, _reset(math.ceil(tightest.resets_at - now))),
+            )
     return headers
+
+
+def rate_headers(claims: list[LimitClaim], values: list[int], now: float) -> dict[str, str]:
+    """``rate_header_pairs`` as a dict of strings (for errors and for answers not sent as raw ASGI)."""
+    return {name.decode(): value.decode() for name, value in rate_header_pairs(claims, values, now)}

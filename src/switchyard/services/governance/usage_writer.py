@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Dialect, Table, bindparam, insert, update
@@ -49,7 +51,8 @@ ADD_SPENT = {
 """Per owner table: adds ``amount`` to the ``spent`` of row ``owner`` (executed with one parameter set per row)."""
 
 STATEMENT_ROWS = 50
-"""Rows per ``INSERT`` of a batch."""
+"""Rows per ``INSERT`` of a batch. Also on SQLite, where aiosqlite inserts in its own thread: batches of 100
+rows in one statement cost 2.5 % more instructions per request than two of 50 (``bench.instructions``)."""
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(UsageRecord))
@@ -66,13 +69,34 @@ class CompiledInsert:
     sql: str
     names: tuple[str, ...]
     processors: tuple[tuple[int, Processor], ...]
+    values: Callable[[UsageRecord], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    """The record's values in parameter order, read in one C call (``operator.attrgetter``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", operator.attrgetter(*self.names))
 
     def row(self, record: UsageRecord) -> tuple[Any, ...]:
-        values = [getattr(record, name) for name in self.names]
+        if not self.processors:
+            return self.values(record)
+        values = list(self.values(record))
         for index, process in self.processors:
             values[index] = process(values[index])
         return tuple(values)
 
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What ``UTCDateTime`` and then SQLite's ``DATETIME`` make of a timestamp (naive UTC, as text), in one C call
+    rather than two layers of Python: ~3 µs less per row (tests/services/governance/test_usage_writer.py checks
+    that both give the same text)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+FAST_PROCESSORS: dict[tuple[str, str], Processor] = {("sqlite", "created_at"): sqlite_utc_text}
+"""(dialect, column) → a bind processor used instead of the column type's own."""
 
 _COMPILED: dict[str, CompiledInsert] = {}
 
@@ -87,14 +111,16 @@ def compiled_insert(dialect: Dialect) -> CompiledInsert:
             raise RuntimeError(f"cannot prepare the usage insert for {key}")
         processors = []
         for index, name in enumerate(names):
-            process = USAGE_RECORDS.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            process = FAST_PROCESSORS.get((dialect.name, name)) or USAGE_RECORDS.c[name].type.dialect_impl(
+                dialect
+            ).bind_processor(dialect)
             if process is not None:
                 processors.append((index, process))
         compiled = _COMPILED[key] = CompiledInsert(statement.string, names, tuple(processors))
     return compiled
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose init costs ~3× more
 class PendingUsage:
     record: UsageRecord
     provider: Provider | None = None
