@@ -51,8 +51,8 @@ class LimitClaim:
     claim: Claim
     resets_at: float
     """Unix time at which the window ends."""
-    counts_tokens: bool = False
-    """The limit is on tokens (tpm, tpd), not requests (``type.counts_tokens``, read on every request)."""
+    counts_tokens: bool
+    """``type.counts_tokens``, given by whoever makes the claim (an enum property read per request costs more)."""
 
 
 def effective_limits(limits: Iterable[RateLimit], names: frozenset[str]) -> dict[LimitType, int]:
@@ -116,10 +116,10 @@ class PlannedLimit:
             self._one = None
         if self._counts_tokens:
             claim = Claim(self._key, tokens, self.value, self.ttl)
-            return LimitClaim(self.scope, self.type, self.value, claim, self._ends, True)
+            return LimitClaim(self.scope, self.type, self.value, claim, self._ends, counts_tokens=True)
         if self._one is None:
             claim = Claim(self._key, 1, self.value, self.ttl)
-            self._one = LimitClaim(self.scope, self.type, self.value, claim, self._ends)
+            self._one = LimitClaim(self.scope, self.type, self.value, claim, self._ends, counts_tokens=False)
         return self._one
 
 
