@@ -17,13 +17,12 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
-
 from switchyard.adapters.counters import Claim, Counters
 from switchyard.adapters.upstream import (
     CONNECT_ERROR,
     CallTimeouts,
     UpstreamPool,
+    UpstreamResponse,
     body_ended,
     read_body,
     read_chunk,
@@ -81,7 +80,7 @@ def call_timeouts(target: Target) -> CallTimeouts:
 
 @functools.lru_cache(maxsize=1024)
 def _call_timeouts(t: Timeouts) -> CallTimeouts:
-    """One per distinct provider setting: aiohttp's timeout object is built once, not per call."""
+    """One per distinct provider setting, built once (it holds aiohttp's timeout object for form uploads)."""
     return CallTimeouts(connect=t.connect, first_byte=t.first_byte, total=t.total)
 
 
@@ -106,7 +105,7 @@ class StreamingCall:
         gateway: Gateway,
         record: CallRecord,
         stack: AsyncExitStack,
-        response: aiohttp.ClientResponse,
+        response: UpstreamResponse,
         translator: StreamTranslator,
         first_chunk: bytes,
     ) -> None:

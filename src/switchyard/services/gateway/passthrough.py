@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-import aiohttp
-
-from switchyard.adapters.upstream import UpstreamPool, UpstreamRequest, iter_chunks
+from switchyard.adapters.upstream import UpstreamPool, UpstreamRequest, UpstreamResponse, iter_chunks
 from switchyard.adapters.wire import anthropic, gemini
 from switchyard.adapters.wire.azure_openai import use_api_key_header
 from switchyard.adapters.wire.base import Target, provider_headers
@@ -51,7 +49,7 @@ def credential_headers(target: Target) -> dict[str, str]:
 class RawAnswer:
     status: int
     content_type: str | None
-    _response: aiohttp.ClientResponse
+    _response: UpstreamResponse
     _stack: AsyncExitStack
 
     async def chunks(self) -> AsyncIterator[bytes]:
