@@ -240,6 +240,25 @@ async def test_a_stream_that_stops_times_out_and_a_slow_drip_ends_at_the_total_t
     assert loop.time() - began < 1.0
 
 
+async def test_a_stream_that_never_pauses_still_ends_at_the_total_timeout(serve, pool) -> None:
+    async def flood(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(500):
+            writer.write(b"2\r\nab\r\n" * 10)
+            await writer.drain()
+            await asyncio.sleep(0.005)
+
+    server = await serve(flood)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    total = CallTimeouts(connect=1.0, first_byte=1.0, total=0.3)
+    async with pool.open(post(server.url), total) as response:
+        with pytest.raises(UpstreamTimeout):
+            while await read_chunk(response):
+                await asyncio.sleep(0.02)  # a slow reader: there is always something buffered, no wait
+    assert loop.time() - began < 1.5
+
+
 async def test_a_body_larger_than_the_buffer_pauses_the_socket_and_arrives_whole(serve, pool) -> None:
     big = bytes(range(256)) * (3 * HIGH_WATER // 256)
 

@@ -113,6 +113,7 @@ class Response:
         "_error",
         "_headers",
         "_keep_alive",
+        "_loop",
         "_origin",
         "_paused",
         "_read_timeout",
@@ -123,7 +124,15 @@ class Response:
         "status",
     )
 
-    def __init__(self, origin: Origin, connection: Connection, read_timeout: float, deadline: float) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        origin: Origin,
+        connection: Connection,
+        read_timeout: float,
+        deadline: float,
+    ) -> None:
+        self._loop = loop
         self._origin = origin
         self._connection = connection
         self._read_timeout = read_timeout
@@ -188,7 +197,7 @@ class Response:
     # Read by the caller.
     async def _wait(self) -> None:
         """Until something arrives: a ``TimeoutError`` after the read timeout, or once the deadline passed."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         now = loop.time()
         if now >= self._deadline:
             raise TimeoutError
@@ -212,6 +221,8 @@ class Response:
         while True:
             chunks = self._chunks
             if chunks:
+                if not self.complete and self._loop.time() >= self._deadline:
+                    raise TimeoutError  # a stream that never pauses still ends at the total timeout
                 data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 self._chunks = []
                 self._buffered = 0
@@ -290,8 +301,8 @@ class Origin:
         head = _head(method, target, self.host_header, headers, body)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout
-        connection = await self._connection(connect_timeout, deadline)
-        response = Response(self, connection, read_timeout, deadline)
+        connection = await self._connection(loop, connect_timeout, deadline)
+        response = Response(loop, self, connection, read_timeout, deadline)
         connection.response = response
         try:
             cast(asyncio.Transport, connection.transport).write(head if not body else head + body)
@@ -301,15 +312,15 @@ class Origin:
             raise
         return response
 
-    async def _connection(self, connect_timeout: float, deadline: float) -> Connection:
-        now = time.monotonic()
+    async def _connection(self, loop: asyncio.AbstractEventLoop, connect_timeout: float, deadline: float) -> Connection:
         idle = self.idle
-        while idle:
-            connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < KEEPALIVE_SECONDS:
-                return connection
-            self._discard(connection)
-        loop = asyncio.get_running_loop()
+        if idle:
+            now = time.monotonic()
+            while idle:
+                connection = idle.pop()
+                if not connection.closed and now - connection.idle_since < KEEPALIVE_SECONDS:
+                    return connection
+                self._discard(connection)
         while self.open >= self.limit:
             waiter: asyncio.Future[Connection | None] = loop.create_future()
             self.waiters.append(waiter)
