@@ -157,6 +157,13 @@ class Response:
             )
         return self._headers
 
+    def content_type(self) -> str:
+        """The ``Content-Type`` header, ``""`` without one (no mapping built for it)."""
+        for name, value in self.raw_headers:
+            if len(name) == 12 and name.lower() == b"content-type":
+                return value.decode("latin-1")
+        return ""
+
     def until_close(self) -> bool:
         """Whether the body is delimited by the end of the connection (no length, not chunked)."""
         for name, value in self.raw_headers:
@@ -289,15 +296,15 @@ class Origin:
         self,
         method: str,
         target: bytes,
-        headers: Iterable[tuple[str, str]],
+        headers: bytes,
         body: bytes | None,
         *,
         connect_timeout: float,
         read_timeout: float,
         total_timeout: float,
     ) -> Response:
-        """Sends the request and waits for the answer's head. ``TimeoutError`` (connect, read or total),
-        ``ConnectFailed``, ``Disconnected``; ``ValueError`` for a header that would break the request."""
+        """Sends the request (``headers`` from ``header_lines``) and waits for the answer's head.
+        ``TimeoutError`` (connect, read or total), ``ConnectFailed``, ``Disconnected``."""
         head = _head(method, target, self.host_header, headers, body)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout
@@ -387,8 +394,10 @@ MANAGED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "con
 """Set by the client itself from the request; a caller's own are ignored."""
 
 
-def _head(method: str, target: bytes, host: bytes, headers: Iterable[tuple[str, str]], body: bytes | None) -> bytes:
-    lines = [f"{method} ".encode("ascii"), target, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
+def header_lines(headers: Iterable[tuple[str, str]]) -> bytes:
+    """``Name: value`` lines for ``Origin.request`` (worth keeping: a provider's headers repeat). A header that
+    holds a line break or a NUL is a ``ValueError``: it would split the request."""
+    lines = []
     for name, value in headers:
         if name.lower() in MANAGED_HEADERS:
             continue
@@ -396,8 +405,13 @@ def _head(method: str, target: bytes, host: bytes, headers: Iterable[tuple[str, 
         if text.count("\n") != 1 or "\r" in text[:-2] or "\0" in text:
             raise ValueError(f"the header {name!r} holds a line break or a NUL")
         lines.append(text.encode("latin-1"))
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(b"Content-Length: %d\r\n\r\n" % (len(body) if body else 0))
-    else:
-        lines.append(b"\r\n")
     return b"".join(lines)
+
+
+def _head(method: str, target: bytes, host: bytes, lines: bytes, body: bytes | None) -> bytes:
+    length = b"Content-Length: %d\r\n" % len(body) if body is not None else b""
+    if not length and method in ("POST", "PUT", "PATCH"):
+        length = b"Content-Length: 0\r\n"
+    return b"".join(
+        (method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", lines, length, b"\r\n")
+    )

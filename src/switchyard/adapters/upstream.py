@@ -19,7 +19,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from switchyard import __version__
-from switchyard.adapters.http1 import ConnectFailed, Disconnected, Origin
+from switchyard.adapters.http1 import ConnectFailed, Disconnected, Origin, header_lines
 from switchyard.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 CONNECT_ERROR = "upstream_connect_error"
@@ -55,6 +55,7 @@ come, so they must not be compressed."""
 DEFAULT_HEADER_NAMES = {name.lower(): name for name in DEFAULT_HEADERS}
 
 MAX_URLS_CACHED = 4096
+MAX_HEADER_SETS_CACHED = 1024
 
 
 class UpstreamResponse(Protocol):
@@ -64,6 +65,8 @@ class UpstreamResponse(Protocol):
 
     @property
     def headers(self) -> CIMultiDictProxy[str]: ...
+
+    def content_type(self) -> str: ...
 
     async def read(self) -> bytes: ...
 
@@ -81,6 +84,7 @@ class UpstreamPool:
         self._urls: dict[str, tuple[Origin, bytes]] = {}
         """URL → its origin's connections and its request target (``urlsplit`` costs more than the lookup, and a
         provider's URLs repeat)."""
+        self._lines: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._limit = connections_per_origin
 
     def _target(self, url: str) -> tuple[Origin, bytes]:
@@ -112,6 +116,19 @@ class UpstreamPool:
             self._sessions[origin] = session
         return session
 
+    def _header_lines(self, headers: dict[str, str]) -> bytes:
+        """The request's headers and the defaults it does not set itself, encoded once per distinct set."""
+        key = tuple(headers.items())
+        lines = self._lines.get(key)
+        if lines is None:
+            given = {name.lower() for name in headers}
+            defaults = [(name, value) for name, value in DEFAULT_HEADERS.items() if name.lower() not in given]
+            lines = header_lines([*key, *defaults])
+            if len(self._lines) >= MAX_HEADER_SETS_CACHED:
+                self._lines.clear()
+            self._lines[key] = lines
+        return lines
+
     def open(self, request: UpstreamRequest, timeouts: CallTimeouts) -> Opened:
         """``async with pool.open(…) as response``: the upstream's response, its headers read, released at the
         end. Errors before that are ``UpstreamUnavailable`` (nothing was answered: another provider may be tried)
@@ -125,14 +142,6 @@ class UpstreamPool:
         for origin in origins:
             origin.close()
         await asyncio.gather(*(session.close() for session in sessions), return_exceptions=True)
-
-
-def _headers(headers: dict[str, str]) -> list[tuple[str, str]]:
-    """The request's headers, and the defaults it does not set itself."""
-    sent = list(headers.items())
-    given = {name.lower() for name in headers}
-    sent += [(name, value) for name, value in DEFAULT_HEADERS.items() if name.lower() not in given]
-    return sent
 
 
 class Opened:
@@ -158,7 +167,7 @@ class Opened:
                 response = await origin.request(
                     request.method,
                     target,
-                    _headers(request.headers),
+                    self._pool._header_lines(request.headers),
                     request.body,
                     connect_timeout=timeouts.connect,
                     read_timeout=timeouts.first_byte,
@@ -207,6 +216,9 @@ class AiohttpResponse:
     @property
     def headers(self) -> CIMultiDictProxy[str]:
         return self._response.headers
+
+    def content_type(self) -> str:
+        return self._response.headers.get("Content-Type", "")
 
     async def read(self) -> bytes:
         try:

@@ -333,7 +333,7 @@ class Gateway:
                     record.first_byte_seconds = time.perf_counter() - began
                     payload = await read_body(response)
                     status = response.status
-                    content_type = response.headers.get("Content-Type", "")
+                    content_type = response.content_type()
             except ProviderFull:
                 full = True
                 continue

@@ -114,4 +114,4 @@ async def open_raw(
     except BaseException:
         await stack.aclose()
         raise
-    return RawAnswer(response.status, response.headers.get("Content-Type"), response, stack)
+    return RawAnswer(response.status, response.content_type() or None, response, stack)
