@@ -25,7 +25,6 @@ from switchyard.adapters.upstream import (
 )
 from switchyard.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
-
 FAST = CallTimeouts(connect=2.0, first_byte=2.0, total=5.0)
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
@@ -130,15 +129,28 @@ async def test_a_request_is_one_well_formed_http_message_and_the_connection_is_r
     assert head.endswith('\r\n\r\n{"a": 1}')
 
 
-async def test_the_request_s_own_headers_win_over_the_defaults_and_managed_ones_are_the_client_s(
-    serve, pool
-) -> None:
+async def test_the_request_s_own_headers_win_over_the_defaults_and_managed_ones_are_the_client_s(serve, pool) -> None:
     server = await serve(answer(b"{}"))
     await fetch(pool, post(server.url, **{"user-agent": "mine", "Content-Length": "999", "Host": "evil"}))
     lines = server.requests[0].decode().split("\r\n")
     assert "user-agent: mine" in lines and not any(line.startswith("User-Agent") for line in lines)
     assert "Content-Length: 8" in lines and "Content-Length: 999" not in lines
     assert f"Host: 127.0.0.1:{server.port}" in lines and "Host: evil" not in lines
+
+
+async def test_interim_answers_are_skipped_and_bytes_beyond_the_answer_drop_the_connection(serve, pool) -> None:
+    async def interim(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n")
+        await answer(b'{"final": 1}', extra=b"X-Final: yes\r\n")(request, writer)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra")  # never asked for
+
+    server = await serve(interim)
+    async with pool.open(post(server.url), FAST) as response:
+        assert response.status == 200
+        assert response.headers.get("X-Final") == "yes" and "Link" not in response.headers
+        assert await read_body(response) == b'{"final": 1}'
+    assert await fetch(pool, post(server.url)) == (200, b'{"final": 1}')
+    assert server.connections == 2  # the first connection carried bytes nobody asked for: not reused
 
 
 async def test_a_chunked_body_is_read_whole_and_headers_are_case_insensitive(serve, pool) -> None:
@@ -153,6 +165,7 @@ async def test_a_chunked_body_is_read_whole_and_headers_are_case_insensitive(ser
     server = await serve(chunked)
     async with pool.open(post(server.url), FAST) as response:
         assert response.headers["Content-Type"] == "text/event-stream"
+        assert response.content_type() == "text/event-stream"  # read from the raw headers: no mapping built
         chunks = []
         while chunk := await read_chunk(response):
             chunks.append(chunk)
@@ -164,7 +177,7 @@ async def test_a_chunked_body_is_read_whole_and_headers_are_case_insensitive(ser
 
 async def test_a_body_delimited_by_the_end_of_the_connection_is_complete_and_not_reused(serve, pool) -> None:
     async def until_close(request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"x\": 1}")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"x": 1}')
         await writer.drain()
         writer.close()
 
@@ -176,7 +189,7 @@ async def test_a_body_delimited_by_the_end_of_the_connection_is_complete_and_not
 
 async def test_an_answer_cut_off_mid_body_is_an_upstream_error(serve, pool) -> None:
     async def cut(request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial\":")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial":')
         await writer.drain()
         writer.close()
 

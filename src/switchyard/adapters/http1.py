@@ -52,6 +52,8 @@ class Connection(asyncio.Protocol):
         self.response: Response | None = None
         self.closed = False
         self.idle_since = 0.0
+        self.interim = False
+        """The head being parsed is a 1xx (``100 Continue``, ``103 Early Hints``): skipped, the final answer follows."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
@@ -81,23 +83,38 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    # httptools callbacks: the current response handles them.
+    # httptools callbacks: the current response handles them. Bytes after its end (a server that answers more
+    # than it was asked) are not this response's: the connection is dropped instead of reused.
+    def _current(self) -> Response | None:
+        response = self.response
+        if response is None or response.complete:
+            self.closed = True
+            return None
+        return response
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.response is not None
-        self.response.raw_headers.append((name, value))
+        if (response := self._current()) is not None:
+            response.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        assert self.response is not None
-        self.response.on_headers_complete(self.parser.get_status_code(), self.parser.should_keep_alive())
+        if (response := self._current()) is None:
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            self.interim = True
+            response.raw_headers.clear()
+            return
+        response.on_headers_complete(status, self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
-        if body:
-            assert self.response is not None
-            self.response.on_body(body)
+        if body and (response := self._current()) is not None:
+            response.on_body(body)
 
     def on_message_complete(self) -> None:
-        assert self.response is not None
-        self.response.on_message_complete()
+        if self.interim:
+            self.interim = False
+        elif (response := self._current()) is not None:
+            response.on_message_complete()
 
 
 class Response:
