@@ -128,6 +128,34 @@ async def test_records_are_written_when_the_batch_is_full_or_the_interval_passed
     assert [r.request_id for r in await stored(platform)] == ["size-0", "size-1", "size-2", "time-0"]
 
 
+async def test_records_that_arrive_during_a_write_wait_for_a_full_batch_or_the_interval(platform: Platform) -> None:
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=10)
+    sizes: list[int] = []
+    write = writer._write
+
+    async def writing(batch: list[PendingUsage]) -> None:
+        sizes.append(len(batch))
+        if len(sizes) == 1:  # three requests finish while the first batch is written
+            for i in range(3):
+                writer.submit(PendingUsage(record(request_id=f"late-{i}")))
+        await write(batch)
+
+    writer._write = writing  # type: ignore[method-assign]
+    writer.start()
+    try:
+        for i in range(10):
+            writer.submit(PendingUsage(record(request_id=f"r{i}")))
+        for _ in range(100):
+            if writer.written == 10:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert (sizes, writer.written, writer.queued) == ([10], 10, 3)  # not a second transaction for three rows
+    finally:
+        await writer.close()
+    assert (sizes, writer.written, writer.queued) == ([10, 3], 13, 0)
+
+
 async def test_a_full_queue_drops_and_counts_and_close_writes_the_rest(platform: Platform) -> None:
     writer = UsageWriter(platform.sessions, interval=60, batch_size=500, max_queue=100)
     writer.start()

@@ -167,13 +167,25 @@ class UsageWriter:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
+            full = self._wake.is_set()
             self._wake.clear()
-            await self.flush()
+            # Woken by a full batch: whole batches only. On the interval: what waits now, not what arrives while
+            # it is written — a steady trickle must not become a transaction every few records (on PostgreSQL at
+            # one request at a time that cost ~150 µs per request: bench/RESULTS.md, profiling step 12).
+            await self._flush(self._batch_size if full else 1, len(self._queue))
 
     async def flush(self) -> None:
+        """Writes every queued record, those that arrive meanwhile included."""
+        await self._flush(1, None)
+
+    async def _flush(self, least: int, most: int | None) -> None:
+        """Writes batches while at least ``least`` records wait, and at most ``most`` records (None: no bound)."""
         async with self._lock:
-            while self._queue:
-                batch, self._queue = self._queue[: self._batch_size], self._queue[self._batch_size :]
+            while len(self._queue) >= least and (most is None or most > 0):
+                size = self._batch_size if most is None else min(self._batch_size, most)
+                batch, self._queue = self._queue[:size], self._queue[size:]
+                if most is not None:
+                    most -= len(batch)
                 try:
                     await self._write(batch)
                 except Exception:
