@@ -18,7 +18,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -243,13 +243,10 @@ class Response:
     async def readany(self) -> bytes:
         """What has arrived of the body, waiting for some if nothing has; ``b""`` at its end."""
         while True:
-            chunks = self._chunks
-            if chunks:
+            if self._chunks:
                 if not self.complete and self._loop.time() >= self._deadline:
                     raise TimeoutError  # a stream that never pauses still ends at the total timeout
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                self._chunks = []
-                self._buffered = 0
+                data = self._take()
                 if self._paused:
                     self._paused = False
                     if self._connection.transport is not None:
@@ -289,7 +286,7 @@ class Response:
         self._origin.give_back(connection, reusable)
 
 
-def _time_out(waiter: asyncio.Future[None]) -> None:
+def _time_out(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
 
@@ -348,7 +345,7 @@ class Origin:
         while self.open >= self.limit:
             waiter: asyncio.Future[Connection | None] = loop.create_future()
             self.waiters.append(waiter)
-            timer = loop.call_at(deadline, _time_out_connection, waiter)
+            timer = loop.call_at(deadline, _time_out, waiter)
             try:
                 handed = await waiter
             finally:
@@ -400,11 +397,6 @@ class Origin:
         for connection in self.idle:
             connection.close()
         self.idle.clear()
-
-
-def _time_out_connection(waiter: asyncio.Future[Connection | None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 MANAGED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})

@@ -52,7 +52,6 @@ class CallTimeouts:
 DEFAULT_HEADERS = {"User-Agent": f"switchyard/{__version__}", "Accept": "*/*", "Accept-Encoding": "identity"}
 """Sent to every upstream unless the request sets them. ``identity``: the gateway reads and relays bodies as they
 come, so they must not be compressed."""
-DEFAULT_HEADER_NAMES = {name.lower(): name for name in DEFAULT_HEADERS}
 
 MAX_URLS_CACHED = 4096
 MAX_HEADER_SETS_CACHED = 1024

@@ -172,7 +172,7 @@ class UsageWriter:
             # Woken by a full batch: whole batches only. On the interval: what waits now, not what arrives while
             # it is written — a steady trickle must not become a transaction every few records (on PostgreSQL at
             # one request at a time that cost ~150 µs per request: bench/RESULTS.md, profiling step 12).
-            await self._flush(self._batch_size if full else 1, len(self._queue))
+            await (self._flush(self._batch_size, None) if full else self._flush(1, len(self._queue)))
 
     async def flush(self) -> None:
         """Writes every queued record, those that arrive meanwhile included."""
