@@ -17,6 +17,7 @@ import uvicorn
 from typer.testing import CliRunner, Result
 
 from switchyard.api.app import create_app
+from switchyard.api.server_protocol import GatheringProtocol
 from switchyard.cli.config_store import CONFIG_ENV
 from switchyard.cli.main import app
 from switchyard.cli.state import CliState
@@ -61,7 +62,7 @@ def _serve_in_thread(settings: Settings, sock: socket.socket) -> tuple[threading
     """Prepares the store and serves, all in the thread's own event loop (as ``switchyard serve`` does)."""
     platform = Platform.build(settings)
     config = uvicorn.Config(
-        create_app(settings, platform), log_level="warning", lifespan="on", ws="none", http="httptools"
+        create_app(settings, platform), log_level="warning", lifespan="on", ws="none", http=GatheringProtocol
     )
     server = uvicorn.Server(config)
 

@@ -47,6 +47,7 @@ def serve(
     import uvicorn
 
     from switchyard.api.app import create_app
+    from switchyard.api.server_protocol import GatheringProtocol
 
     settings = load_server_settings(host=host, port=port, data_dir=data_dir)
     platform = build_platform(settings)
@@ -55,9 +56,10 @@ def serve(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=GatheringProtocol,  # uvicorn's httptools protocol, its writes gathered (api/server_protocol.py)
         lifespan="on",
         log_level=settings.log_level,
+        access_log=settings.log_level in ("info", "debug"),  # above info, no per-request logging call at all
         server_header=False,  # no "server: uvicorn" on every answer: one header less to write, nothing to advertise
     )
     server = started_server(config)
