@@ -213,11 +213,10 @@ def test_a_stream_that_stops_before_message_end_fails() -> None:
         stream.close()
 
 
-def test_a_broken_event_fails_the_stream() -> None:
+def test_a_broken_event_with_nothing_before_it_fails_the_stream_at_once() -> None:
     stream = CohereStream("command-a-03-2025", False, created=CREATED)
-    assert stream.feed(b'event: content-delta\ndata: {"type": "content-delta", \n\n') == []
     with pytest.raises(UpstreamError, match="not JSON"):
-        stream.feed(b"more")
+        stream.feed(b'event: content-delta\ndata: {"type": "content-delta", \n\n')
 
 
 def test_the_last_event_without_its_blank_line_is_still_read() -> None:

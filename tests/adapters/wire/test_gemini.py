@@ -358,6 +358,20 @@ def test_an_error_event_or_garbage_mid_stream_raises() -> None:
         GeminiStream("m", True).feed(b"data: {not json\r\n\r\n")
 
 
+def test_an_error_event_after_others_in_one_read_comes_after_them() -> None:
+    """What the read held before the error still reaches the client; the error ends the stream next."""
+    stream = GeminiStream("m", True, created=1_700_000_000, new_id=ids())
+    first = TEXT_STREAM[: TEXT_STREAM.index(b"data: ", 1)]
+    overloaded = event({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
+    out = stream.feed(first + overloaded)
+    assert [orjson.loads(raw[6:])["choices"][0]["delta"] for raw in out] == [
+        {"role": "assistant", "content": ""},
+        {"content": "Hel"},
+    ]
+    with pytest.raises(UpstreamUnavailable, match="overloaded"):
+        stream.close()
+
+
 def test_embedding_answers_as_floats_and_base64() -> None:
     at = target("te-4")
     batch_body = {"input": ["one two three", "four"]}

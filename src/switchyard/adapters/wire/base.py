@@ -7,7 +7,7 @@ OpenAI's shape. The ``openai`` adapter does almost nothing, which keeps the comm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,6 +93,34 @@ class StreamTranslator(Protocol):
 
     def close(self) -> list[bytes]:
         """The stream ended: what is left to send (never the ``[DONE]`` marker; the front door adds it)."""
+
+
+class HeldError:
+    """An upstream error met in the middle of a read, held so that the events translated before it in that read
+    reach the client first: ``translate`` returns them and keeps the error, which the translator's next ``feed``
+    or ``close`` raises (``raise_held``). An error with nothing before it is raised at once."""
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: SwitchyardError | None = None
+
+    def translate(self, events: Iterable[bytes], translate: Callable[[bytes], list[bytes]]) -> list[bytes]:
+        out: list[bytes] = []
+        for event in events:
+            try:
+                out += translate(event)
+            except SwitchyardError as exc:
+                if not out:
+                    raise
+                self.error = exc
+                break
+        return out
+
+    def raise_held(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def provider_headers(target: Target) -> dict[str, str]:

@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 
 from switchyard.adapters.wire.anthropic.response import ERROR_STATUSES, finish_reason, member, usage_from_anthropic
-from switchyard.adapters.wire.base import StreamState, Usage
+from switchyard.adapters.wire.base import HeldError, StreamState, Usage
 from switchyard.adapters.wire.sse import EventSplitter, data_event, data_lines, event_name
 from switchyard.adapters.wire.upstream_errors import from_status
-from switchyard.errors import SwitchyardError, UpstreamError
+from switchyard.errors import UpstreamError
 
 
 class AnthropicStream:
@@ -34,7 +34,7 @@ class AnthropicStream:
         self._tools: dict[int, int] = {}
         """Content block index → OpenAI tool call index."""
         self._usage = Usage()
-        self._pending: SwitchyardError | None = None
+        self._held = HeldError()
         self._stopped = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -121,30 +121,12 @@ class AnthropicStream:
             raise from_status(ERROR_STATUSES.get(type_, 500), text, type_=type_)
         return []  # ping, content_block_stop, and event types added after this was written
 
-    def _translate_all(self, events: list[bytes]) -> list[bytes]:
-        """Translated events; an error after some output is kept for the next call, so that output is sent."""
-        out: list[bytes] = []
-        for event in events:
-            try:
-                out.extend(self._translate(event))
-            except SwitchyardError as exc:
-                if not out:
-                    raise
-                self._pending = exc
-                break
-        return out
-
-    def _raise_pending(self) -> None:
-        if self._pending is not None:
-            error, self._pending = self._pending, None
-            raise error
-
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._raise_pending()
-        return self._translate_all(self._events.feed(chunk))
+        self._held.raise_held()
+        return self._held.translate(self._events.feed(chunk), self._translate)
 
     def close(self) -> list[bytes]:
-        self._raise_pending()
+        self._held.raise_held()
         rest = self._events.rest()
         out = self._translate(rest) if rest else []
         if not self._stopped:

@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 
-from switchyard.adapters.wire.base import StreamState
+from switchyard.adapters.wire.base import HeldError, StreamState
 from switchyard.adapters.wire.cohere.chat_response import finish_reason, mapping, usage_from_cohere
 from switchyard.adapters.wire.sse import EventSplitter, data_event, data_lines, event_name
-from switchyard.errors import SwitchyardError, UpstreamError
+from switchyard.errors import UpstreamError
 
 
 class CohereStream:
@@ -39,7 +39,7 @@ class CohereStream:
         self._events = EventSplitter()
         self._tool_index = -1
         self._ended = False
-        self._failure: SwitchyardError | None = None
+        self._held = HeldError()
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -131,29 +131,15 @@ class CohereStream:
             return self._end(delta)
         return []
 
-    def _run(self, events: list[bytes]) -> list[bytes]:
-        out: list[bytes] = []
-        for event in events:
-            if self._failure is not None:
-                break
-            try:
-                out.extend(self._translate(event))
-            except SwitchyardError as exc:  # sent once what came before it has gone out
-                self._failure = exc
-        return out
-
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self._failure is not None:
-            raise self._failure
-        return self._run(self._events.feed(chunk))
+        self._held.raise_held()
+        return self._held.translate(self._events.feed(chunk), self._translate)
 
     def close(self) -> list[bytes]:
+        self._held.raise_held()
         rest = self._events.rest()
-        out = self._run([rest]) if rest else []
-        if self._failure is None and not self._ended:
-            self._failure = UpstreamError(
-                "The upstream's stream ended before its last event.", code="upstream_truncated"
-            )
-        if self._failure is not None:
-            raise self._failure
+        out = self._held.translate([rest], self._translate) if rest else []
+        self._held.raise_held()
+        if not self._ended:
+            raise UpstreamError("The upstream's stream ended before its last event.", code="upstream_truncated")
         return out

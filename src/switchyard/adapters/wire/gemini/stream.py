@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from switchyard.adapters.wire.base import StreamState
+from switchyard.adapters.wire.base import HeldError, StreamState
 from switchyard.adapters.wire.gemini.response import (
     IdFactory,
     candidate_parts,
@@ -51,6 +51,7 @@ class GeminiStream:
         self._id: str | None = None
         self._candidates: dict[int, _Candidate] = {}
         self._events = EventSplitter()
+        self._held = HeldError()
 
     def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -122,9 +123,11 @@ class GeminiStream:
         return out
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        return [out for event in self._events.feed(chunk) for out in self._translate(event)]
+        self._held.raise_held()
+        return self._held.translate(self._events.feed(chunk), self._translate)
 
     def close(self) -> list[bytes]:
+        self._held.raise_held()
         rest = self._events.rest()
         out = self._translate(rest) if rest else []
         if self._include_usage and self.state.usage is not None:
