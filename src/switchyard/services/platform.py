@@ -33,7 +33,7 @@ from switchyard.services.sealing import Sealer, resolve_secret_key
 from switchyard.services.usage_retention import UsageRetention
 from switchyard.settings import Settings
 from switchyard.store.data_errors import refused_values_are_bad_requests
-from switchyard.store.engine import create_engine, create_session_factory
+from switchyard.store.engine import create_engine, create_session_factory, thread_engine
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Platform:
             interval=settings.usage_flush_interval_seconds,
             batch_size=settings.usage_batch_size,
             max_queue=settings.usage_queue_size,
+            thread_engine=thread_engine(engine),
         )
         metrics = GatewayMetrics()
         gateway = Gateway(UpstreamPool(), counters, queue=AdmissionQueue(metrics.queue_length))

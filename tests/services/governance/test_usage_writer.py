@@ -1,16 +1,19 @@
 """The usage writer on SQLite and PostgreSQL: Core inserts in short statements, one transaction per batch with
-the owners' ``spent``, written on the interval or the batch size, a bounded queue, nothing lost at shutdown."""
+the owners' ``spent``, written on the interval or the batch size, a bounded queue, nothing lost at shutdown. On a
+SQLite file each batch is written in one call to the writer's own thread (as the platform builds it); through
+aiosqlite otherwise."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +26,7 @@ from switchyard.services.governance.usage_writer import (
     sqlite_utc_text,
 )
 from switchyard.services.platform import Platform
+from switchyard.store.engine import thread_engine
 from switchyard.store.tables import ApiKeyRow, UsageRecordRow, UserRow
 from tests.services.test_usage_records import record
 
@@ -47,6 +51,11 @@ async def stored(platform: Platform) -> list[UsageRecord]:
     return [UsageRecord(**{name: getattr(row, name) for name in fields}) for row in rows]
 
 
+def new_writer(platform: Platform, **options: Any) -> UsageWriter:
+    """A writer as the platform makes one: on a SQLite file, with its own thread's engine."""
+    return UsageWriter(platform.sessions, thread_engine=thread_engine(platform.engine), **options)
+
+
 class Statements:
     """The SQL the engine sends, and whether any ORM statement was executed through a session."""
 
@@ -63,17 +72,17 @@ def statements(platform: Platform) -> Iterator[Statements]:
     def cursor(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO USAGE_RECORDS"):
             rows = len(parameters) if many else 1
-            if not many and "), (" in statement:  # PostgreSQL: several rows in one INSERT … VALUES (…), (…)
+            if not many and "), (" in statement:  # several rows in one INSERT … VALUES (…), (…)
                 rows = statement.count("), (") + 1
             seen.inserts.append(rows)
 
     def orm(_state: Any) -> None:
         seen.orm_executions += 1
 
-    event.listen(platform.engine.sync_engine, "before_cursor_execute", cursor)
+    event.listen(Engine, "before_cursor_execute", cursor)  # every engine: the writer's thread has its own
     event.listen(Session, "do_orm_execute", orm)
     yield seen
-    event.remove(platform.engine.sync_engine, "before_cursor_execute", cursor)
+    event.remove(Engine, "before_cursor_execute", cursor)
     event.remove(Session, "do_orm_execute", orm)
 
 
@@ -83,7 +92,7 @@ async def test_a_batch_is_inserted_with_core_in_short_statements_and_adds_to_spe
     user_id, key_id = await admin_ids(platform)
     before = await spent(platform, user_id, key_id)
     records = [record(request_id=f"r{i}", user_id=user_id, key_id=key_id, cost=0.5, provider=None) for i in range(120)]
-    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    writer = new_writer(platform, interval=60, batch_size=500)
     for entry in records:
         writer.submit(PendingUsage(entry))
     assert writer.queued == 120
@@ -101,7 +110,7 @@ async def test_a_batch_is_inserted_with_core_in_short_statements_and_adds_to_spe
 
 
 async def test_records_are_written_when_the_batch_is_full_or_the_interval_passed(platform: Platform) -> None:
-    by_size = UsageWriter(platform.sessions, interval=60, batch_size=3)
+    by_size = new_writer(platform, interval=60, batch_size=3)
     by_size.start()
     try:
         for i in range(3):
@@ -114,7 +123,7 @@ async def test_records_are_written_when_the_batch_is_full_or_the_interval_passed
     finally:
         await by_size.close()
 
-    by_time = UsageWriter(platform.sessions, interval=0.1, batch_size=500)
+    by_time = new_writer(platform, interval=0.1, batch_size=500)
     by_time.start()
     try:
         by_time.submit(PendingUsage(record(request_id="time-0")))
@@ -129,7 +138,7 @@ async def test_records_are_written_when_the_batch_is_full_or_the_interval_passed
 
 
 async def test_records_that_arrive_during_a_write_wait_for_a_full_batch_or_the_interval(platform: Platform) -> None:
-    writer = UsageWriter(platform.sessions, interval=60, batch_size=10)
+    writer = new_writer(platform, interval=60, batch_size=10)
     sizes: list[int] = []
     write = writer._write
 
@@ -157,7 +166,7 @@ async def test_records_that_arrive_during_a_write_wait_for_a_full_batch_or_the_i
 
 
 async def test_a_full_queue_drops_and_counts_and_close_writes_the_rest(platform: Platform) -> None:
-    writer = UsageWriter(platform.sessions, interval=60, batch_size=500, max_queue=100)
+    writer = new_writer(platform, interval=60, batch_size=500, max_queue=100)
     writer.start()
     for i in range(105):
         writer.submit(PendingUsage(record(request_id=f"q{i}")))
@@ -170,7 +179,7 @@ async def test_a_full_queue_drops_and_counts_and_close_writes_the_rest(platform:
 
 
 async def test_a_failed_batch_is_kept_for_the_next_try(platform: Platform) -> None:
-    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    writer = new_writer(platform, interval=60, batch_size=500)
     writer.submit(PendingUsage(record(request_id="ok")))
     writer.submit(PendingUsage(record(request_id="broken", status=None)))  # NOT NULL: the batch's insert fails
 
@@ -181,7 +190,7 @@ async def test_a_failed_batch_is_kept_for_the_next_try(platform: Platform) -> No
 
 
 async def test_closing_while_a_batch_is_written_loses_nothing(platform: Platform, statements: Statements) -> None:
-    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)
+    writer = new_writer(platform, interval=60, batch_size=500)
     writer.start()
     for i in range(1500):
         writer.submit(PendingUsage(record(request_id=f"c{i}")))  # a full batch: the writer wakes up
@@ -197,6 +206,72 @@ async def test_closing_while_a_batch_is_written_loses_nothing(platform: Platform
     assert time.monotonic() - began < 5  # not stuck behind a lock the interrupted batch kept
     assert (writer.written, writer.dropped, writer.queued) == (1500, 0, 0)
     assert len(await stored(platform)) == 1500
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_on_a_sqlite_file_a_batch_is_one_transaction_in_the_writer_s_own_thread(platform: Platform) -> None:
+    threads: list[tuple[str, str]] = []
+
+    def cursor(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        threads.append((threading.current_thread().name.split("_")[0], statement.split()[0]))
+
+    writer = new_writer(platform, interval=60, batch_size=500)
+    for i in range(120):
+        writer.submit(PendingUsage(record(request_id=f"t{i}", cost=0.5, key_id=(await admin_ids(platform))[1])))
+    event.listen(Engine, "before_cursor_execute", cursor)
+    try:
+        await writer.flush()
+    finally:
+        event.remove(Engine, "before_cursor_execute", cursor)
+        await writer.close()
+    # three multi-row inserts, then what the owners spent, all in the one thread; nothing through aiosqlite's
+    assert threads[:3] == [("switchyard-usage", "INSERT")] * 3
+    assert {name for name, _ in threads} == {"switchyard-usage"} and len(threads) > 3, threads
+    assert len(await stored(platform)) == 120
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_without_its_own_thread_a_sqlite_batch_goes_through_aiosqlite(
+    platform: Platform, statements: Statements
+) -> None:
+    writer = UsageWriter(platform.sessions, interval=60, batch_size=500)  # e.g. an in-memory database
+    records = [record(request_id=f"a{i}") for i in range(120)]
+    for entry in records:
+        writer.submit(PendingUsage(entry))
+    await writer.flush()
+    assert statements.inserts == [STATEMENT_ROWS, STATEMENT_ROWS, 120 - 2 * STATEMENT_ROWS]
+    assert await stored(platform) == records
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_batch_its_thread_commits_while_the_writer_is_cancelled_is_not_written_twice(
+    platform: Platform,
+) -> None:
+    entered = threading.Event()
+
+    def slow(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO usage_records") and not entered.is_set():
+            entered.set()
+            time.sleep(0.3)  # the thread is inside the transaction when the task is cancelled
+
+    writer = new_writer(platform, interval=60, batch_size=100)
+    event.listen(Engine, "before_cursor_execute", slow)
+    try:
+        writer.start()
+        for i in range(150):
+            writer.submit(PendingUsage(record(request_id=f"x{i}")))
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        assert writer._task is not None
+        writer._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writer._task
+        writer._task = None
+        assert (writer.written, writer.queued) == (100, 50)  # committed: counted, not queued again
+    finally:
+        event.remove(Engine, "before_cursor_execute", slow)
+    await writer.close()
+    assert [r.request_id for r in await stored(platform)] == [f"x{i}" for i in range(150)]
 
 
 @pytest.mark.parametrize(

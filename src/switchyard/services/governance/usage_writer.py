@@ -22,11 +22,13 @@ import logging
 import operator
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Dialect, Table, bindparam, insert, update
+from sqlalchemy import Dialect, Engine, Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchyard.domain.gateway import Provider
@@ -69,11 +71,24 @@ class CompiledInsert:
     sql: str
     names: tuple[str, ...]
     processors: tuple[tuple[int, Processor], ...]
+    multi_row: bool = False
+    """Rows go in one ``INSERT … VALUES (…), (…)`` run once, not the driver's ``executemany``: SQLite, whose
+    driver runs in its own thread and takes the GIL back for every row of an ``executemany`` (see the module's
+    notes)."""
     values: Callable[[UsageRecord], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     """The record's values in parameter order, read in one C call (``operator.attrgetter``)."""
+    _statements: dict[int, str] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", operator.attrgetter(*self.names))
+
+    def for_rows(self, count: int) -> str:
+        """The statement inserting ``count`` rows at once (``multi_row``), its parameters the rows' in turn."""
+        statement = self._statements.get(count)
+        if statement is None:
+            head, values = self.sql.split(" VALUES ")
+            statement = self._statements[count] = f"{head} VALUES {', '.join([values] * count)}"
+        return statement
 
     def row(self, record: UsageRecord) -> tuple[Any, ...]:
         if not self.processors:
@@ -116,7 +131,8 @@ def compiled_insert(dialect: Dialect) -> CompiledInsert:
             ).bind_processor(dialect)
             if process is not None:
                 processors.append((index, process))
-        compiled = _COMPILED[key] = CompiledInsert(statement.string, names, tuple(processors))
+        multi_row = dialect.name == "sqlite"
+        compiled = _COMPILED[key] = CompiledInsert(statement.string, names, tuple(processors), multi_row)
     return compiled
 
 
@@ -135,8 +151,12 @@ class UsageWriter:
         interval: float = 1.0,
         batch_size: int = 500,
         max_queue: int = 100_000,
+        thread_engine: Engine | None = None,
     ) -> None:
         self._sessions = sessions
+        self._thread_engine = thread_engine
+        """When set (a SQLite file), each batch is written in one call to the writer's own thread, on this engine."""
+        self._thread: ThreadPoolExecutor | None = None
         self._interval = interval
         self._batch_size = batch_size
         self._max_queue = max_queue
@@ -193,6 +213,9 @@ class UsageWriter:
                     log.warning("could not write %d usage records; kept for the next try", len(batch), exc_info=True)
                     self._requeue(batch)
                     return
+                except _WrittenThenCancelled:
+                    self.written += len(batch)
+                    raise
                 except asyncio.CancelledError:  # its transaction is not committed: the batch waits for the next one
                     self._requeue(batch)
                     raise
@@ -204,15 +227,35 @@ class UsageWriter:
         self._queue[:0] = batch[:keep]
 
     async def _write(self, batch: list[PendingUsage]) -> None:
+        if self._thread_engine is not None:
+            await self._write_in_thread(self._thread_engine, batch)
+            return
         spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         async with self._sessions.begin() as session:
             connection = await session.connection()
             insert_usage = compiled_insert(connection.dialect)
             for start in range(0, len(batch), STATEMENT_ROWS):
                 rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + STATEMENT_ROWS]]
-                await connection.exec_driver_sql(insert_usage.sql, rows)
+                if insert_usage.multi_row:
+                    await connection.exec_driver_sql(insert_usage.for_rows(len(rows)), tuple(chain.from_iterable(rows)))
+                else:
+                    await connection.exec_driver_sql(insert_usage.sql, rows)
             for table, amounts in spent.items():
                 await connection.execute(ADD_SPENT[table], [{"owner": o, "amount": a} for o, a in amounts.items()])
+
+    async def _write_in_thread(self, engine: Engine, batch: list[PendingUsage]) -> None:
+        """The batch, rows and transaction, in one call to the writer's thread. Cancelled meanwhile, it waits for
+        that transaction's end: a batch that was committed must not be queued again."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="switchyard-usage")
+        done = asyncio.get_running_loop().run_in_executor(self._thread, _insert_batch, engine, batch)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            await asyncio.wait([done])
+            if done.exception() is None:
+                raise _WrittenThenCancelled from None
+            raise
 
     async def close(self) -> None:
         if self._task is not None:
@@ -229,6 +272,28 @@ class UsageWriter:
             self.dropped += len(self._queue)
             log.error("%d usage records could not be written before shutdown", len(self._queue))
             self._queue.clear()
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
+
+
+class _WrittenThenCancelled(asyncio.CancelledError):
+    """The writer was cancelled while its thread committed the batch: it is written, not to be queued again."""
+
+
+def _insert_batch(engine: Engine, batch: list[PendingUsage]) -> None:
+    """One batch's transaction, run in the writer's thread: its rows made and inserted ``STATEMENT_ROWS`` to a
+    statement (the GIL is let go while SQLite works on each), then what the keys, users and organizations spent."""
+    insert_usage = compiled_insert(engine.dialect)
+    spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    with engine.begin() as connection:
+        for start in range(0, len(batch), STATEMENT_ROWS):
+            rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + STATEMENT_ROWS]]
+            connection.exec_driver_sql(insert_usage.for_rows(len(rows)), tuple(chain.from_iterable(rows)))
+        for table, amounts in spent.items():
+            connection.execute(ADD_SPENT[table], [{"owner": o, "amount": a} for o, a in amounts.items()])
 
 
 def _record(pending: PendingUsage, spent: dict[str, dict[int, float]]) -> UsageRecord:
