@@ -6,12 +6,20 @@ bounded: when the database cannot keep up (or is down) the records that do not f
 same transaction adds each batch's cost to what the keys, users and organizations have spent (the figure budget
 counters start from). ``close`` writes what is left, so a server stopped with SIGTERM loses nothing.
 
-Rows are plain tuples inserted with the Core ``INSERT`` of the table, compiled once per database dialect and run
-as the driver's ``executemany`` with the columns' own bind processors applied (no ORM unit of work, and none of
-SQLAlchemy's per-row parameter handling: ~29 µs of CPU per row on SQLite and ~15 on PostgreSQL with a Core
-executemany of dicts, ~20 and ~10 with this; bench/RESULTS.md, profiling step 10), ``STATEMENT_ROWS`` at a
-time: the work between two awaits stays short, so a big batch does not stall the event loop (an ORM insert of
-500 rows held it ~20 ms: bench/RESULTS.md, profiling step 3).
+Rows are plain tuples inserted with the Core ``INSERT`` of the table, compiled once per database dialect, with
+the columns' own bind processors applied (no ORM unit of work, and none of SQLAlchemy's per-row parameter
+handling: ~29 µs of CPU per row on SQLite and ~15 on PostgreSQL with a Core executemany of dicts, ~20 and ~10
+with this; bench/RESULTS.md, profiling step 10), a few hundred rows at most between two awaits, so that a batch
+does not stall the event loop (an ORM insert of 500 rows held it ~20 ms: profiling step 3).
+
+- **PostgreSQL:** asyncpg's ``executemany``, ``POSTGRES_STATEMENT_ROWS`` at a time. Each statement is a round
+  trip, and under load each round trip waits a loop pass (a few ms at c=64): with 50 rows a statement a batch
+  took 73–110 ms there and the writer fell behind at ~9,000 requests/s; with 250, ~50 ms (profiling step 14).
+- **A SQLite file:** the whole batch — rows made, inserted ``STATEMENT_ROWS`` to an ``INSERT … VALUES (…), (…)``,
+  spent added, committed — in one call to the writer's own thread, on a synchronous engine for the same file
+  (``store.engine.thread_engine``). Through aiosqlite every statement is several hops between its thread and
+  the loop, and each of its ``executemany`` rows takes the GIL back: a batch took ~330 ms under load, ~21 ms so.
+- **An in-memory SQLite** (which a second engine would not see) goes through aiosqlite, multi-row statements too.
 """
 
 from __future__ import annotations
@@ -53,8 +61,10 @@ ADD_SPENT = {
 """Per owner table: adds ``amount`` to the ``spent`` of row ``owner`` (executed with one parameter set per row)."""
 
 STATEMENT_ROWS = 50
-"""Rows per ``INSERT`` of a batch. Also on SQLite, where aiosqlite inserts in its own thread: batches of 100
-rows in one statement cost 2.5 % more instructions per request than two of 50 (``bench.instructions``)."""
+"""Rows per ``INSERT`` on SQLite (the GIL is let go while SQLite runs each one)."""
+
+POSTGRES_STATEMENT_ROWS = 250
+"""Rows per ``executemany`` on PostgreSQL: each is one round trip, a loop pass away under load."""
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(UsageRecord))
@@ -71,6 +81,7 @@ class CompiledInsert:
     sql: str
     names: tuple[str, ...]
     processors: tuple[tuple[int, Processor], ...]
+    statement_rows: int = STATEMENT_ROWS
     multi_row: bool = False
     """Rows go in one ``INSERT … VALUES (…), (…)`` run once, not the driver's ``executemany``: SQLite, whose
     driver runs in its own thread and takes the GIL back for every row of an ``executemany`` (see the module's
@@ -131,8 +142,13 @@ def compiled_insert(dialect: Dialect) -> CompiledInsert:
             ).bind_processor(dialect)
             if process is not None:
                 processors.append((index, process))
-        multi_row = dialect.name == "sqlite"
-        compiled = _COMPILED[key] = CompiledInsert(statement.string, names, tuple(processors), multi_row)
+        compiled = _COMPILED[key] = CompiledInsert(
+            statement.string,
+            names,
+            tuple(processors),
+            statement_rows=POSTGRES_STATEMENT_ROWS if dialect.name == "postgresql" else STATEMENT_ROWS,
+            multi_row=dialect.name == "sqlite",
+        )
     return compiled
 
 
@@ -234,8 +250,9 @@ class UsageWriter:
         async with self._sessions.begin() as session:
             connection = await session.connection()
             insert_usage = compiled_insert(connection.dialect)
-            for start in range(0, len(batch), STATEMENT_ROWS):
-                rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + STATEMENT_ROWS]]
+            step = insert_usage.statement_rows
+            for start in range(0, len(batch), step):
+                rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + step]]
                 if insert_usage.multi_row:
                     await connection.exec_driver_sql(insert_usage.for_rows(len(rows)), tuple(chain.from_iterable(rows)))
                 else:
