@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import operator
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +65,15 @@ STATEMENT_ROWS = 50
 """Rows per ``INSERT`` on SQLite (the GIL is let go while SQLite runs each one)."""
 
 POSTGRES_STATEMENT_ROWS = 250
-"""Rows per ``executemany`` on PostgreSQL: each is one round trip, a loop pass away under load."""
+"""Rows per ``executemany`` on PostgreSQL while the writer is behind (another batch waits): each statement is one
+round trip, a loop pass away under load. While it keeps up, ``STATEMENT_ROWS``: the database's work comes in
+short bursts (with 250 at one request at a time, p99 grew from ~1.4 to ~2.8 ms where PostgreSQL shares the
+gateway's core: bench/RESULTS.md, profiling step 14)."""
+
+ROWS_PER_PASS = 100
+"""Records made into rows between two passes of the event loop (~5 µs each): a request that arrives meanwhile
+waits at most that long. Made in the writer's thread instead, the rows held the GIL against the loop in longer
+stretches: at one request at a time, p99 grew from ~0.9 to ~2.8 ms (bench/RESULTS.md, profiling step 14)."""
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(UsageRecord))
@@ -92,6 +101,13 @@ class CompiledInsert:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", operator.attrgetter(*self.names))
+
+    def statement(self, rows: list[tuple[Any, ...]]) -> tuple[str, Any]:
+        """SQL and parameters inserting ``rows``: one multi-row statement, or the rows for the driver's
+        ``executemany``."""
+        if self.multi_row:
+            return self.for_rows(len(rows)), tuple(chain.from_iterable(rows))
+        return self.sql, rows
 
     def for_rows(self, count: int) -> str:
         """The statement inserting ``count`` rows at once (``multi_row``), its parameters the rows' in turn."""
@@ -243,29 +259,38 @@ class UsageWriter:
         self._queue[:0] = batch[:keep]
 
     async def _write(self, batch: list[PendingUsage]) -> None:
-        if self._thread_engine is not None:
-            await self._write_in_thread(self._thread_engine, batch)
-            return
         spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        if self._thread_engine is not None:
+            insert_usage = compiled_insert(self._thread_engine.dialect)
+            rows = await _rows(insert_usage, batch, spent)
+            await self._write_in_thread(self._thread_engine, insert_usage, rows, spent)
+            return
         async with self._sessions.begin() as session:
             connection = await session.connection()
             insert_usage = compiled_insert(connection.dialect)
-            step = insert_usage.statement_rows
-            for start in range(0, len(batch), step):
-                rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + step]]
-                if insert_usage.multi_row:
-                    await connection.exec_driver_sql(insert_usage.for_rows(len(rows)), tuple(chain.from_iterable(rows)))
-                else:
-                    await connection.exec_driver_sql(insert_usage.sql, rows)
+            rows = await _rows(insert_usage, batch, spent)
+            # Behind (another batch waits): fewer, longer statements; keeping up: short bursts of the database's work
+            step = insert_usage.statement_rows if len(self._queue) >= self._batch_size else STATEMENT_ROWS
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                await connection.exec_driver_sql(*insert_usage.statement(chunk))
             for table, amounts in spent.items():
                 await connection.execute(ADD_SPENT[table], [{"owner": o, "amount": a} for o, a in amounts.items()])
 
-    async def _write_in_thread(self, engine: Engine, batch: list[PendingUsage]) -> None:
-        """The batch, rows and transaction, in one call to the writer's thread. Cancelled meanwhile, it waits for
-        that transaction's end: a batch that was committed must not be queued again."""
+    async def _write_in_thread(
+        self,
+        engine: Engine,
+        insert_usage: CompiledInsert,
+        rows: list[tuple[Any, ...]],
+        spent: dict[str, dict[int, float]],
+    ) -> None:
+        """The batch's transaction in one call to the writer's thread. Cancelled meanwhile, it waits for that
+        transaction's end: a batch that was committed must not be queued again."""
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="switchyard-usage")
-        done = asyncio.get_running_loop().run_in_executor(self._thread, _insert_batch, engine, batch)
+        done = asyncio.get_running_loop().run_in_executor(
+            self._thread, _insert_batch, engine, insert_usage, rows, spent
+        )
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -300,15 +325,29 @@ class _WrittenThenCancelled(asyncio.CancelledError):
     """The writer was cancelled while its thread committed the batch: it is written, not to be queued again."""
 
 
-def _insert_batch(engine: Engine, batch: list[PendingUsage]) -> None:
-    """One batch's transaction, run in the writer's thread: its rows made and inserted ``STATEMENT_ROWS`` to a
-    statement (the GIL is let go while SQLite works on each), then what the keys, users and organizations spent."""
-    insert_usage = compiled_insert(engine.dialect)
-    spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+async def _rows(
+    insert_usage: CompiledInsert, batch: list[PendingUsage], spent: dict[str, dict[int, float]]
+) -> list[tuple[Any, ...]]:
+    """The batch's rows, made ``ROWS_PER_PASS`` at a time with a pass of the loop between (see ``ROWS_PER_PASS``);
+    adds each record's cost to ``spent``."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(batch), ROWS_PER_PASS):
+        if start:
+            await asyncio.sleep(0)
+        rows += [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + ROWS_PER_PASS]]
+    return rows
+
+
+def _insert_batch(
+    engine: Engine, insert_usage: CompiledInsert, rows: list[tuple[Any, ...]], spent: dict[str, dict[int, float]]
+) -> None:
+    """One batch's transaction, run in the writer's thread: its rows ``STATEMENT_ROWS`` to a statement (the GIL is
+    let go while SQLite works on each), then what the keys, users and organizations spent."""
     with engine.begin() as connection:
-        for start in range(0, len(batch), STATEMENT_ROWS):
-            rows = [insert_usage.row(_record(pending, spent)) for pending in batch[start : start + STATEMENT_ROWS]]
-            connection.exec_driver_sql(insert_usage.for_rows(len(rows)), tuple(chain.from_iterable(rows)))
+        for start in range(0, len(rows), insert_usage.statement_rows):
+            chunk = rows[start : start + insert_usage.statement_rows]
+            connection.exec_driver_sql(*insert_usage.statement(chunk))
+            os.sched_yield()  # the loop's thread first, if it has work: SQLite's in short bursts on a shared core
         for table, amounts in spent.items():
             connection.execute(ADD_SPENT[table], [{"owner": o, "amount": a} for o, a in amounts.items()])
 
