@@ -9,16 +9,18 @@ counters start from). ``close`` writes what is left, so a server stopped with SI
 Rows are plain tuples inserted with the Core ``INSERT`` of the table, compiled once per database dialect, with
 the columns' own bind processors applied (no ORM unit of work, and none of SQLAlchemy's per-row parameter
 handling: ~29 µs of CPU per row on SQLite and ~15 on PostgreSQL with a Core executemany of dicts, ~20 and ~10
-with this; bench/RESULTS.md, profiling step 10), a few hundred rows at most between two awaits, so that a batch
-does not stall the event loop (an ORM insert of 500 rows held it ~20 ms: profiling step 3).
+with this; bench/RESULTS.md, profiling step 10), made ``ROWS_PER_PASS`` between two passes of the loop, so that
+a batch does not stall it (an ORM insert of 500 rows held it ~20 ms: profiling step 3).
 
-- **PostgreSQL:** asyncpg's ``executemany``, ``POSTGRES_STATEMENT_ROWS`` at a time. Each statement is a round
-  trip, and under load each round trip waits a loop pass (a few ms at c=64): with 50 rows a statement a batch
-  took 73–110 ms there and the writer fell behind at ~9,000 requests/s; with 250, ~50 ms (profiling step 14).
-- **A SQLite file:** the whole batch — rows made, inserted ``STATEMENT_ROWS`` to an ``INSERT … VALUES (…), (…)``,
-  spent added, committed — in one call to the writer's own thread, on a synchronous engine for the same file
-  (``store.engine.thread_engine``). Through aiosqlite every statement is several hops between its thread and
-  the loop, and each of its ``executemany`` rows takes the GIL back: a batch took ~330 ms under load, ~21 ms so.
+- **PostgreSQL:** asyncpg's ``executemany``, ``STATEMENT_ROWS`` at a time, or ``POSTGRES_STATEMENT_ROWS`` while
+  the writer is behind. Each statement is a round trip, and under load each round trip waits a loop pass (a few
+  ms at c=64): with 50 rows a statement a batch took 73–110 ms there and the writer fell behind at ~9,000
+  requests/s; with 250, ~50 ms (profiling step 14).
+- **A SQLite file:** the batch's transaction — its rows inserted ``STATEMENT_ROWS`` to an
+  ``INSERT … VALUES (…), (…)``, spent added, committed — in one call to the writer's own thread, on a
+  synchronous engine for the same file (``store.engine.thread_engine``), the thread yielding the core after each
+  statement. Through aiosqlite every statement is several hops between its thread and the loop: a batch took
+  ~330 ms under load, 21–55 ms so.
 - **An in-memory SQLite** (which a second engine would not see) goes through aiosqlite, multi-row statements too.
 """
 
