@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         description="Without Redis: how often each process polls the database for cache invalidations.",
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
-        "info", description="Log level of the server."
+        "info",
+        description="Log level of the server. At `info` and `debug` each request is also logged (uvicorn's access "
+        "log); above, not even the call is made.",
     )
     builtin_embeddings: bool = Field(
         True,
